@@ -1,0 +1,1 @@
+"""Email-first ticketing gateway."""

@@ -1,0 +1,183 @@
+"""The composition root: builds every part from the configuration and wires them together.
+
+Tests build a `Gateway` with their own clock and mail sender; production uses the defaults.
+Nothing else in the package reads the configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from gateway import intake
+from gateway.config import Config
+from gateway.core.model import Policy
+from gateway.edges import smtp_in, smtp_out, workers
+from gateway.notices import Company, Notices
+from gateway.outbox import Delivery, MailSender, Renderer, RetryPolicy
+from gateway.process import Processor, Settings
+from gateway.store.db import Database
+
+log = logging.getLogger(__name__)
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_sender(config: Config, environ: dict | None = None) -> MailSender:
+    import os
+
+    out = config.outbound
+    if out.mode == "maildir":
+        return smtp_out.MaildirSender(config.path(out.maildir))
+    password = (environ or os.environ).get(out.password_env, "") if out.password_env else ""
+    return smtp_out.SmtpSender(
+        out.host,
+        out.port,
+        starttls=out.starttls,
+        username=out.username,
+        password=password,
+        timeout=out.timeout_seconds,
+        local_hostname=config.company.domain,
+    )
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        sender: MailSender | None = None,
+        templates_dir: Path = TEMPLATES_DIR,
+    ):
+        self.config, self.clock = config, clock
+        self.db = Database(config.database_url, busy_timeout_ms=config.database.busy_timeout_ms)
+        company = config.company
+        self.notices = Notices(
+            Renderer(templates_dir, company.language),
+            Company(
+                name=company.name,
+                support_address=company.support_address,
+                domain=company.domain,
+                tag=company.tag,
+                language=company.language,
+                first_response_minutes=config.sla.first_response_minutes,
+            ),
+        )
+        self.processor = Processor(
+            self.db,
+            self.notices,
+            Settings(
+                support_address=company.support_address,
+                complaints_address=company.complaints_address,
+                domain=company.domain,
+                tag=company.tag,
+                policy=Policy(
+                    first_response_minutes=config.sla.first_response_minutes,
+                    auto_per_hour=config.limits.auto_per_hour,
+                    auto_per_day=config.limits.auto_per_day,
+                    stranger_notice_hours=config.limits.stranger_notice_hours,
+                ),
+                batch_size=config.processing.batch_size,
+            ),
+            clock,
+        )
+        self.sender = sender or build_sender(config)
+        out = config.outbound
+        self.delivery = Delivery(
+            self.db,
+            self.sender,
+            clock,
+            RetryPolicy(
+                first_retry=timedelta(minutes=out.first_retry_minutes),
+                max_retry=timedelta(minutes=out.max_retry_minutes),
+                lifetime=timedelta(hours=out.lifetime_hours),
+            ),
+        )
+        sweep = config.processing.sweep_seconds
+        self.delivery_worker = workers.Worker("delivery", self.delivery.run_once, sweep)
+        self.process_worker = workers.Worker("processor", self._process_step, sweep)
+        self.committer = intake.GroupCommitter(
+            self.db, clock, company.domain, on_commit=self.process_worker.wake
+        )
+        self.controller = None
+        self.scheduler = None
+        self._stopped = threading.Event()
+
+    def _process_step(self) -> int:
+        processed, queued = self.processor.run_once()
+        if queued:
+            self.delivery_worker.wake()
+        return processed
+
+    def init(self) -> None:
+        self.db.create_schema()
+        if isinstance(self.sender, smtp_out.MaildirSender):
+            self.sender.ensure()
+
+    def start(self) -> None:
+        """Start workers, the SMTP listener and the scheduler (returns once listening)."""
+        self.committer.start()
+        self.process_worker.start()
+        self.delivery_worker.start()
+        handler = smtp_in.InboundHandler(
+            self.committer.submit,
+            self.config.accepted_domains,
+            self.config.smtp.max_recipients,
+            self.config.smtp.max_received_headers,
+        )
+        self.controller = smtp_in.make_controller(
+            handler,
+            self.config.smtp.host,
+            self.config.smtp.port,
+            self.config.smtp.max_message_size,
+            self.config.company.domain or socket.getfqdn(),
+        )
+        self.controller.start()
+        sweep = self.config.processing.sweep_seconds
+        self.scheduler = workers.make_scheduler(
+            [
+                ("inbound-sweep", self.process_worker.wake, sweep),
+                ("outbox-delivery", self.delivery_worker.wake, sweep),
+            ]
+        )
+        self.scheduler.start()
+        self.process_worker.wake()
+        self.delivery_worker.wake()
+
+    @property
+    def smtp_port(self) -> int:
+        return self.controller.port if self.controller else self.config.smtp.port
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        if self.controller is not None:
+            self.controller.stop()
+        self.committer.stop()
+        self.process_worker.stop()
+        self.delivery_worker.stop()
+        self.db.dispose()
+        self._stopped.set()
+
+    def serve_forever(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: self._stopped.set())
+        self.start()
+        log.info(
+            "listening for SMTP on %s:%s; outbound mode %s",
+            self.config.smtp.host,
+            self.smtp_port,
+            self.config.outbound.mode,
+        )
+        self._stopped.wait()
+        self.stop()

@@ -1,0 +1,99 @@
+"""Build outgoing MIME messages whose headers cannot be injected.
+
+Every header value that may come from inbound mail (names, subjects, filenames) passes
+through `clean_line`, and addresses are built with `headerregistry.Address`, which refuses
+line breaks (CVE-2024-6923 and RT CVE-2012-4730 are the reasons to be strict).
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.utils
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+
+from gateway.core.parse import LOOP_HEADER, clean_filename, clean_line
+
+POLICY = email.policy.SMTP.clone(max_line_length=78)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class OutgoingAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Draft:
+    """Everything that makes one outgoing mail, before it becomes bytes."""
+
+    from_name: str
+    from_address: str
+    to: tuple[Recipient, ...]
+    subject: str
+    text: str
+    html: str = ""
+    reply_to: str = ""
+    in_reply_to: str = ""
+    references: tuple[str, ...] = ()
+    auto_submitted: str = ""  # "auto-replied", "auto-generated" or "" for human replies
+    language: str = ""
+    loop_domain: str = ""
+    attachments: tuple[OutgoingAttachment, ...] = field(default=())
+
+
+def new_message_id(domain: str) -> str:
+    return f"<{secrets.token_hex(16)}@{domain}>"
+
+
+def _address(email_address: str, name: str = "") -> Address:
+    local, _, domain = email_address.partition("@")
+    return Address(display_name=clean_line(name, 200), username=local, domain=domain)
+
+
+def build(draft: Draft, message_id: str, date: datetime) -> bytes:
+    message = EmailMessage(policy=POLICY)
+    message["From"] = _address(draft.from_address, draft.from_name)
+    message["To"] = [_address(r.email, r.name) for r in draft.to]
+    message["Subject"] = clean_line(draft.subject, 300)
+    message["Date"] = email.utils.format_datetime(date.astimezone(UTC))
+    message["Message-ID"] = message_id
+    if draft.reply_to:
+        message["Reply-To"] = _address(draft.reply_to)
+    if draft.in_reply_to:
+        message["In-Reply-To"] = draft.in_reply_to
+    references = [r for r in draft.references if r] + (
+        [draft.in_reply_to] if draft.in_reply_to and draft.in_reply_to not in draft.references
+        else []
+    )
+    if references:
+        message["References"] = " ".join(references[-20:])
+    if draft.auto_submitted:
+        message["Auto-Submitted"] = draft.auto_submitted
+        message["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer us
+    if draft.loop_domain:
+        message[LOOP_HEADER] = draft.loop_domain
+    if draft.language:
+        message["Content-Language"] = draft.language
+    message.set_content(draft.text, subtype="plain", charset="utf-8")
+    if draft.html:
+        message.add_alternative(draft.html, subtype="html", charset="utf-8")
+    for item in draft.attachments:
+        maintype, _, subtype = item.content_type.partition("/")
+        message.add_attachment(
+            item.data,
+            maintype=maintype or "application",
+            subtype=subtype or "octet-stream",
+            filename=clean_filename(item.filename),
+        )
+    return message.as_bytes(policy=POLICY)

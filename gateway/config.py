@@ -1,0 +1,292 @@
+"""Read `config.toml` into frozen dataclasses, with `GATEWAY_<SECTION>_<KEY>` overrides.
+
+Only the composition root (`app.py`) and the CLI call `load`; everything else receives the
+pieces it needs as arguments. A bad value stops start-up with one line naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or wrong; the message names the key."""
+
+
+@dataclass(frozen=True)
+class CompanyConfig:
+    name: str = "Example Hosting"
+    domain: str = "support.example"
+    support_address: str = "support@support.example"
+    complaints_address: str = "complaints@support.example"
+    tag: str = "VB"
+    language: str = "en"
+    timezone: str = "UTC"
+    extra_domains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = "sqlite:///var/gateway.db"
+    busy_timeout_ms: int = 30_000
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "127.0.0.1"
+    port: int = 2525
+    max_message_size: int = 26_214_400
+    max_recipients: int = 100
+    max_received_headers: int = 50
+
+
+@dataclass(frozen=True)
+class OutboundConfig:
+    mode: str = "maildir"
+    maildir: str = "var/outbox"
+    host: str = "127.0.0.1"
+    port: int = 25
+    starttls: bool = False
+    username: str = ""
+    password_env: str = ""
+    timeout_seconds: int = 60
+    lifetime_hours: int = 120
+    first_retry_minutes: int = 5
+    max_retry_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    mode: str = "trusted-headers"
+    trusted_authserv_ids: tuple[str, ...] = ()
+    insecure_trust_staff_from: bool = False
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8025
+    base_url: str = "http://127.0.0.1:8025"
+
+
+@dataclass(frozen=True)
+class SlaConfig:
+    first_response_minutes: int = 60
+    warn_before_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Caps on automatic mail to one address (RFC 3834 asks responders to limit themselves)."""
+
+    auto_per_hour: int = 10
+    auto_per_day: int = 40
+    stranger_notice_hours: int = 24
+
+
+@dataclass(frozen=True)
+class ProcessingConfig:
+    sweep_seconds: int = 30
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class ImapAccountConfig:
+    host: str = ""
+    port: int = 993
+    security: str = "tls"
+    username: str = ""
+    password_env: str = ""
+    xoauth2_token_command: str = ""
+    folders: tuple[str, ...] = ("INBOX",)
+    processed_folder: str = "Processed"
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    enabled: bool = False
+    poll_seconds: int = 60
+    accounts: tuple[ImapAccountConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    company: CompanyConfig = field(default_factory=CompanyConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    outbound: OutboundConfig = field(default_factory=OutboundConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    sla: SlaConfig = field(default_factory=SlaConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    processing: ProcessingConfig = field(default_factory=ProcessingConfig)
+    imap: ImapConfig = field(default_factory=ImapConfig)
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    @property
+    def accepted_domains(self) -> tuple[str, ...]:
+        """Domains whose recipients the listener accepts (550 for any other)."""
+        own = {self.company.domain.lower()}
+        for address in (self.company.support_address, self.company.complaints_address):
+            own.add(address.rpartition("@")[2].lower())
+        own.update(d.lower() for d in self.company.extra_domains)
+        return tuple(sorted(own))
+
+    def path(self, value: str) -> Path:
+        """Resolve a path from the config relative to the config file's folder."""
+        candidate = Path(value)
+        return candidate if candidate.is_absolute() else self.base_dir / candidate
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path made relative to the config folder."""
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith("sqlite:////"):
+            rest = url[len(prefix) :]
+            if rest and rest != ":memory:":
+                return prefix + str(self.path(rest))
+        return url
+
+
+_SECTIONS: dict[str, type] = {
+    "company": CompanyConfig,
+    "database": DatabaseConfig,
+    "smtp": SmtpConfig,
+    "outbound": OutboundConfig,
+    "auth": AuthConfig,
+    "web": WebConfig,
+    "sla": SlaConfig,
+    "limits": LimitsConfig,
+    "processing": ProcessingConfig,
+}
+
+_CHOICES = {
+    ("outbound", "mode"): ("maildir", "smtp"),
+    ("auth", "mode"): ("trusted-headers", "verify"),
+    ("company", "language"): ("en", "fr"),
+}
+
+
+def load(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
+    """Load a config file (or the defaults when `path` is None) and apply env overrides."""
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    base_dir = Path.cwd()
+    if path is not None:
+        try:
+            with open(path, "rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+        base_dir = Path(path).resolve().parent
+    unknown = set(data) - set(_SECTIONS) - {"imap"}
+    if unknown:
+        raise ConfigError(f"unknown config section [{sorted(unknown)[0]}]")
+    sections = {
+        name: _build_section(name, cls, data.get(name, {}), environ)
+        for name, cls in _SECTIONS.items()
+    }
+    imap = _build_imap(data.get("imap", {}), environ)
+    config = Config(**sections, imap=imap, base_dir=base_dir)
+    _validate(config)
+    return config
+
+
+def _build_section(name: str, cls: type, table: Any, environ: Mapping[str, str]) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{name}.{key}: unknown key")
+    values: dict[str, Any] = {}
+    defaults = cls()
+    for key in known:
+        env_name = f"GATEWAY_{name.upper()}_{key.upper()}"
+        default = getattr(defaults, key)
+        if env_name in environ:
+            values[key] = _from_env(f"{name}.{key}", environ[env_name], default)
+        elif key in table:
+            values[key] = _coerce(f"{name}.{key}", table[key], default)
+        choices = _CHOICES.get((name, key))
+        if choices and values.get(key, default) not in choices:
+            raise ConfigError(f"{name}.{key}: must be one of {', '.join(choices)}")
+    return cls(**values)
+
+
+def _build_imap(table: Any, environ: Mapping[str, str]) -> ImapConfig:
+    if not isinstance(table, dict):
+        raise ConfigError("[imap] must be a table")
+    plain = {k: v for k, v in table.items() if k != "accounts"}
+    base = _build_section("imap", ImapConfig, plain, environ)
+    accounts = []
+    for index, entry in enumerate(table.get("accounts", [])):
+        account = _build_section(f"imap.accounts[{index}]", ImapAccountConfig, entry, {})
+        if account.security not in ("tls", "starttls", "none"):
+            raise ConfigError(f"imap.accounts[{index}].security: must be tls, starttls or none")
+        accounts.append(account)
+    return dataclasses.replace(base, accounts=tuple(accounts))
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{key}: expected a whole number >= 0, got {value!r}")
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
+        return tuple(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    return value
+
+
+def _from_env(key: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+            raise ConfigError(f"{key}: expected true or false, got {raw!r}")
+        return raw.lower() in ("1", "true", "yes")
+    if isinstance(default, int):
+        try:
+            return _coerce(key, int(raw), default)
+        except ValueError:
+            raise ConfigError(f"{key}: expected a whole number, got {raw!r}") from None
+    if isinstance(default, tuple):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return raw
+
+
+def _validate(config: Config) -> None:
+    for key in ("support_address", "complaints_address"):
+        address = getattr(config.company, key)
+        if address.count("@") != 1 or not address.partition("@")[0]:
+            raise ConfigError(f"company.{key}: not an email address: {address!r}")
+    tag = config.company.tag
+    if not tag.isalnum():
+        raise ConfigError(f"company.tag: letters and digits only, got {tag!r}")
+    if not (0 < config.smtp.port < 65536):
+        raise ConfigError(f"smtp.port: out of range: {config.smtp.port}")
+    if config.smtp.max_message_size < 1024:
+        raise ConfigError("smtp.max_message_size: must be at least 1024 bytes")
+    if not config.database.url.startswith(("sqlite:", "postgresql")):
+        raise ConfigError("database.url: must be a sqlite:/// or postgresql+psycopg:// URL")
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(config.company.timezone)
+    except Exception:
+        raise ConfigError(f"company.timezone: unknown time zone {config.company.timezone!r}") from None

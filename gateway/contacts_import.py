@@ -1,0 +1,71 @@
+"""Read a contacts CSV (`email,name,account,role,language`) and check every row first.
+
+Nothing is half-imported: any bad row is reported by its line number and the import stops.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+
+REQUIRED = ("email", "name", "account", "role", "language")
+ROLES = ("owner", "admin", "user")
+_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z]{2,}$")
+_LANGUAGE = re.compile(r"^[a-z]{2}$")
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    line: int
+    email: str
+    name: str
+    account: str
+    role: str
+    language: str
+    reseller: str = ""
+
+
+def read_contacts(text: str) -> tuple[list[ContactRow], list[str]]:
+    """Rows and errors ("line N: ..."); callers import only when errors is empty."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [column for column in REQUIRED if column not in header]
+    if missing:
+        return [], [f"line 1: missing column(s): {', '.join(missing)}"]
+    reader.fieldnames = header
+    rows, errors, seen = [], [], {}
+    for record in reader:
+        line = reader.line_num
+        values = {k: (v or "").strip() for k, v in record.items() if k}
+        email = values["email"].lower()
+        problems = []
+        if not _EMAIL.match(email):
+            problems.append(f"invalid email address {values['email']!r}")
+        elif email in seen:
+            problems.append(f"{email} already appears on line {seen[email]}")
+        if not values["account"]:
+            problems.append("account is empty")
+        if values["role"].lower() not in ROLES:
+            problems.append(f"role {values['role']!r} is not one of {', '.join(ROLES)}")
+        if not _LANGUAGE.match(values["language"].lower()):
+            problems.append(f"language {values['language']!r} is not a two-letter code")
+        if any(ch in values["name"] for ch in "\r\n\x00"):
+            problems.append("name contains a line break")
+        if problems:
+            errors.extend(f"line {line}: {problem}" for problem in problems)
+            continue
+        seen[email] = line
+        rows.append(
+            ContactRow(
+                line=line,
+                email=email,
+                name=values["name"],
+                account=values["account"],
+                role=values["role"].lower(),
+                language=values["language"].lower(),
+                reseller=values.get("reseller", ""),
+            )
+        )
+    return rows, errors

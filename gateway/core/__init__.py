@@ -1,0 +1,1 @@
+"""The pure core: data in, decisions out. Imports nothing else of the gateway."""

@@ -1,0 +1,76 @@
+"""From what we know about one inbound message to what should happen: a `Decision`.
+
+Pure: the caller gathers the sender, the threading candidates and the auto-mail history, and
+passes `now`. Nothing here reads the clock, the database or the configuration.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from gateway.core import senders, sla, threads
+from gateway.core.model import (
+    AddToTicket,
+    AutoMailHistory,
+    Decision,
+    DecisionInput,
+    Hold,
+    OpenTicket,
+    Policy,
+    SenderKind,
+)
+
+REOPENING_STATUSES = ("resolved", "closed")
+
+
+def decide(inp: DecisionInput) -> Decision:
+    auto_reason = senders.automatic_reason(inp.mail, inp.envelope)
+    sender = inp.sender
+    if sender.kind is SenderKind.STAFF:
+        return Hold(
+            reason="staff-mail",
+            detail="mail from a staff address is held until the staff workflow takes it",
+        )
+    if sender.kind is SenderKind.CONTACT and sender.contact is not None:
+        found = threads.match(sender, inp.candidates)
+        if found is not None:
+            return AddToTicket(
+                ticket=found.ticket,
+                via=found.via,
+                reopen=found.ticket.status in REOPENING_STATUSES and auto_reason is None,
+                automatic=auto_reason is not None,
+            )
+        if auto_reason is not None:
+            return Hold(reason="automatic", detail=f"automatic mail opens no ticket: {auto_reason}")
+        withheld = _auto_mail_blocked(inp.history, inp.policy)
+        return OpenTicket(
+            contact=sender.contact,
+            subject=inp.mail.subject or "(no subject)",
+            category="complaint" if inp.recipients_complaints else "request",
+            sla_due_at=sla.first_response_due(inp.now, inp.policy.first_response_minutes),
+            confirm=withheld is None,
+            withheld_reason=withheld or "",
+        )
+    if not sender.email:
+        return Hold(reason="no-single-sender", detail="From names no address or several")
+    notify = auto_reason is None and _stranger_notice_due(inp)
+    detail = "sender is not a registered contact"
+    if auto_reason is not None:
+        detail += f"; automatic mail ({auto_reason}), not answered"
+    return Hold(reason="unknown-sender", detail=detail, notify_stranger=notify)
+
+
+def _auto_mail_blocked(history: AutoMailHistory, policy: Policy) -> str | None:
+    if history.last_hour >= policy.auto_per_hour:
+        return f"rate limit: {history.last_hour} automatic mails in the last hour"
+    if history.last_day >= policy.auto_per_day:
+        return f"rate limit: {history.last_day} automatic mails in the last day"
+    return None
+
+
+def _stranger_notice_due(inp: DecisionInput) -> bool:
+    if _auto_mail_blocked(inp.history, inp.policy) is not None:
+        return False
+    last = inp.history.last_stranger_notice
+    window = timedelta(hours=inp.policy.stranger_notice_hours)
+    return last is None or inp.now - last >= window

@@ -1,0 +1,146 @@
+"""Turn raw bytes into a `ParsedMail`, whatever state the bytes are in.
+
+mail-parser does the MIME walk and charset decoding; this module adds what decisions need
+(single author, threading headers, automatic-mail signals) and records defects instead of
+failing. Every string that leaves here is free of control characters that could smuggle
+headers into mail we send later.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import re
+from datetime import UTC, datetime
+
+import mailparser
+
+from gateway.core.htmltext import html_to_text
+from gateway.core.model import Address, AutoSignals, ParsedAttachment, ParsedMail
+
+LOOP_HEADER = "X-Gateway-Loop"
+_MSGID = re.compile(r"<[^<>\s]{1,900}>")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u0085\u2028\u2029]")
+_MAX_SUBJECT = 500
+
+
+def clean_line(value: str, limit: int = _MAX_SUBJECT) -> str:
+    """One safe line: control characters and line breaks become spaces, length bounded."""
+    value = _CONTROL.sub(" ", value.replace("\r", " ").replace("\n", " "))
+    return " ".join(value.split())[:limit]
+
+
+def clean_text(value: str) -> str:
+    """Body text: NULs and other control characters removed, line breaks normalised."""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", value)
+
+
+def message_ids(value: str) -> tuple[str, ...]:
+    """All `<id>` tokens in a header value (In-Reply-To, References), in order."""
+    return tuple(dict.fromkeys(_MSGID.findall(value or "")))
+
+
+def parse(raw: bytes, message_id: str) -> ParsedMail:
+    """Parse `raw`; `message_id` is the one intake recorded (generated if the mail had none)."""
+    defects: list[str] = []
+    if b"\x00" in raw:
+        defects.append("nul-bytes")
+        raw = raw.replace(b"\x00", b"")
+    mail = mailparser.parse_from_bytes(raw)
+    defects.extend(sorted(mail.defects_categories or ()))
+    message = mail.message
+    headers = {k.lower(): str(v) for k, v in message.items()} if message is not None else {}
+    if "message-id" not in headers:
+        defects.append("no-message-id")
+    date = _date(headers.get("date", ""))
+    if date is None:
+        defects.append("no-date" if "date" not in headers else "bad-date")
+    from_addresses = _addresses(message.get_all("from", []) if message is not None else [])
+    if len(from_addresses) != 1:
+        defects.append("no-from" if not from_addresses else "several-from")
+    text = clean_text("\n".join(mail.text_plain or []))
+    html = clean_text("\n".join(mail.text_html or []))
+    if not text.strip() and html.strip():
+        text = html_to_text(html)
+    return ParsedMail(
+        message_id=message_id,
+        from_addresses=from_addresses,
+        to=_addresses(message.get_all("to", []) if message is not None else []),
+        cc=_addresses(message.get_all("cc", []) if message is not None else []),
+        subject=clean_line(mail.subject or ""),
+        date=date,
+        in_reply_to=message_ids(headers.get("in-reply-to", "")),
+        references=message_ids(headers.get("references", "")),
+        text=text.strip("\n"),
+        html=html,
+        attachments=_attachments(mail.attachments or [], defects),
+        auto=_auto_signals(headers),
+        received_count=len(message.get_all("received", [])) if message is not None else 0,
+        defects=tuple(defects),
+    )
+
+
+def _addresses(values: list[str]) -> tuple[Address, ...]:
+    found = []
+    for name, addr in email.utils.getaddresses([str(v) for v in values]):
+        addr = addr.strip().lower()
+        if addr.count("@") == 1 and not _CONTROL.search(addr) and " " not in addr:
+            found.append(Address(name=clean_line(name, 200), email=addr))
+    return tuple(found)
+
+
+def _date(value: str) -> datetime | None:
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _attachments(items: list[dict], defects: list[str]) -> tuple[ParsedAttachment, ...]:
+    found = []
+    for item in items:
+        payload = item.get("payload") or ""
+        if item.get("binary"):
+            try:
+                data = base64.b64decode(payload)
+            except (binascii.Error, ValueError):
+                defects.append("bad-attachment-encoding")
+                data = payload.encode("utf-8", "replace")
+        else:
+            data = payload.encode("utf-8", "replace")
+        found.append(
+            ParsedAttachment(
+                filename=clean_filename(item.get("filename") or ""),
+                content_type=clean_line(item.get("mail_content_type") or "", 200)
+                or "application/octet-stream",
+                data=data,
+            )
+        )
+    return tuple(found)
+
+
+def clean_filename(name: str) -> str:
+    """A display name safe to show and to put in a header: no paths, controls or bidi tricks."""
+    name = re.sub(r"[\u202a-\u202e\u2066-\u2069\u200e\u200f]", "", clean_line(name, 1000))
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip(" .")
+    return name[:255] or "attachment"
+
+
+def _auto_signals(headers: dict[str, str]) -> AutoSignals:
+    autoreply = any(h in headers for h in ("x-autoreply", "x-autorespond", "x-autogenerated"))
+    return AutoSignals(
+        auto_submitted=headers.get("auto-submitted", "").strip().lower(),
+        precedence=headers.get("precedence", "").strip().lower(),
+        list_id=clean_line(headers.get("list-id", ""), 200),
+        x_autoreply=autoreply,
+        auto_response_suppress=headers.get("x-auto-response-suppress", "").strip().lower(),
+        loop_header=LOOP_HEADER.lower() in headers,
+    )
+

@@ -1,0 +1,101 @@
+"""The SMTP listener: check recipient domain and size, store the bytes, then say 250.
+
+No business logic runs in the SMTP dialog. The handler hands the bytes to the intake's group
+committer (a thread), awaits the commit without blocking the event loop, and answers 250 only
+once the row is durable, 451 if the store failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
+from gateway.core.model import Envelope
+from gateway.intake import RawMail
+
+log = logging.getLogger(__name__)
+
+_RECEIVED = re.compile(rb"^received:", re.IGNORECASE | re.MULTILINE)
+_TOO_BIG = (
+    "552 5.3.4 Message too big: this address accepts messages up to {limit} bytes. "
+    "Please send large files as a link."
+)
+
+
+class Listener(SMTP):
+    """aiosmtpd's SMTP with plain-words size refusals."""
+
+    async def push(self, status: str) -> None:
+        if status.startswith("552 Error:"):
+            status = _TOO_BIG.format(limit=self.data_size_limit)
+        await super().push(status)
+
+
+class InboundHandler:
+    def __init__(
+        self,
+        submit: Callable[[RawMail], Future],
+        accepted_domains: tuple[str, ...],
+        max_recipients: int,
+        max_received_headers: int,
+    ):
+        self.submit = submit
+        self.accepted_domains = {d.lower() for d in accepted_domains}
+        self.max_recipients = max_recipients
+        self.max_received_headers = max_received_headers
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        domain = address.rpartition("@")[2].lower()
+        if domain not in self.accepted_domains:
+            return f"550 5.1.1 <{address}>: this server accepts mail only for its own domains"
+        if len(envelope.rcpt_tos) >= self.max_recipients:
+            return "452 4.5.3 Too many recipients in one message"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Recipient OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        raw = envelope.original_content or envelope.content or b""
+        head = raw.split(b"\r\n\r\n", 1)[0]
+        hops = len(_RECEIVED.findall(head))
+        if hops > self.max_received_headers:
+            return f"554 5.4.6 Mail loop detected: {hops} Received headers"
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
+        mail = RawMail(
+            raw=raw,
+            envelope=Envelope(
+                mail_from=envelope.mail_from or "",
+                rcpt_tos=tuple(envelope.rcpt_tos),
+                peer=peer,
+                source="smtp",
+            ),
+        )
+        try:
+            accepted = await asyncio.wrap_future(self.submit(mail))
+        except Exception as error:
+            log.warning("could not store a message from %s: %s", peer, error)
+            return "451 4.3.0 Temporary failure storing your message; please try again later"
+        return f"250 2.0.0 Message accepted as #{accepted.inbound_id}"
+
+
+class ListenerController(Controller):
+    def factory(self):
+        return Listener(self.handler, **self.SMTP_kwargs)
+
+
+def make_controller(handler: InboundHandler, host: str, port: int, max_size: int, hostname: str):
+    return ListenerController(
+        handler,
+        hostname=host,
+        port=port,
+        server_hostname=hostname,
+        data_size_limit=max_size,
+        enable_SMTPUTF8=True,
+        decode_data=False,
+        ready_timeout=10,
+    )

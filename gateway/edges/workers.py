@@ -1,0 +1,72 @@
+"""Background threads that run a step whenever woken, and the scheduler that wakes them.
+
+A worker runs its step until the step reports no more work, then sleeps until `wake()` (after
+a commit that created work) or its sweep interval. Database outages are logged once per
+outage, not once per attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from gateway.store.db import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, name: str, step: Callable[[], int], interval: float):
+        self.name, self.step, self.interval = name, step, interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._outage = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=15)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            self._drain()
+
+    def _drain(self) -> None:
+        while not self._stop.is_set():
+            try:
+                done = self.step()
+            except StoreUnavailable as error:
+                if not self._outage:
+                    log.warning("%s: database unavailable, will retry: %s", self.name, error)
+                self._outage = True
+                return
+            except Exception:
+                log.exception("%s: step failed", self.name)
+                return
+            if self._outage:
+                log.info("%s: database reachable again", self.name)
+                self._outage = False
+            if not done:
+                return
+
+
+def make_scheduler(jobs: list[tuple[str, Callable[[], None], int]]) -> BackgroundScheduler:
+    """An APScheduler that only triggers; each job reads what is due from the database."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    for job_id, func, seconds in jobs:
+        scheduler.add_job(
+            func, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True
+        )
+    return scheduler

@@ -1,0 +1,145 @@
+"""Accept raw mail durably: one `inbound` row per distinct message, committed before any ack.
+
+Listeners (SMTP, IMAP, the replay command) call `accept`; nothing here parses beyond the header
+block. Concurrent SMTP sessions are committed together by `GroupCommitter`, so 32 clients cost
+one fsync per batch instead of one each, and each still gets its 250 only after its commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+from gateway.core.model import Envelope
+from gateway.core.parse import message_ids
+from gateway.store import repo
+from gateway.store.db import Database
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    inbound_id: int
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class RawMail:
+    raw: bytes
+    envelope: Envelope
+
+
+def identify(raw: bytes, domain: str) -> tuple[str, bool, str]:
+    """(Message-ID, whether we generated it, content digest) from the header block.
+
+    The digest covers the body and the author's headers but not trace headers that each
+    delivery adds, so a redelivery through another path is still recognised.
+    """
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, body = raw.partition(b"\n\n")
+    headers = BytesHeaderParser(policy=compat32).parsebytes(head + b"\r\n\r\n")
+    digest = hashlib.sha256()
+    for name in ("from", "to", "cc", "subject", "date", "message-id", "in-reply-to"):
+        digest.update(f"{name}:{headers.get(name, '')}\n".encode("utf-8", "replace"))
+    digest.update(body.replace(b"\r\n", b"\n"))
+    hexdigest = digest.hexdigest()
+    found = message_ids(str(headers.get("message-id", "") or ""))
+    if found:
+        return found[0], False, hexdigest
+    return f"<{hexdigest[:32]}@generated.{domain}>", True, hexdigest
+
+
+def accept(db: Database, mails: list[RawMail], now: datetime, domain: str) -> list[Accepted]:
+    """Store each mail unless the same message is already stored; one commit for all."""
+    rows = [(mail, *identify(mail.raw, domain)) for mail in mails]
+    with db.write() as session:
+        results: list[Accepted] = []
+        seen: dict[tuple[str, str], int] = {}
+        for mail, message_id, generated, digest in rows:
+            key = (message_id, digest)
+            existing = seen.get(key) or repo.find_inbound(session, message_id, digest)
+            if existing is not None:
+                results.append(Accepted(existing, duplicate=True))
+                continue
+            inbound_id = repo.add_inbound(
+                session,
+                received_at=now,
+                source=mail.envelope.source,
+                peer=mail.envelope.peer,
+                mail_from=mail.envelope.mail_from,
+                rcpt_tos=json.dumps(list(mail.envelope.rcpt_tos)),
+                message_id=message_id,
+                message_id_generated=generated,
+                content_digest=digest,
+                raw=mail.raw,
+            )
+            seen[key] = inbound_id
+            results.append(Accepted(inbound_id, duplicate=False))
+    return results
+
+
+class GroupCommitter:
+    """A writer thread that commits whatever mail is waiting in one transaction."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        domain: str,
+        on_commit: Callable[[], None],
+        max_batch: int = 64,
+    ):
+        self._db, self._clock, self._domain = db, clock, domain
+        self._on_commit, self._max_batch = on_commit, max_batch
+        self._queue: queue.Queue[tuple[RawMail, Future] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def submit(self, mail: RawMail) -> Future:
+        future: Future = Future()
+        self._queue.put((mail, future))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)
+                    break
+                batch.append(more)
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[RawMail, Future]]) -> None:
+        try:
+            results = accept(self._db, [mail for mail, _ in batch], self._clock(), self._domain)
+        except Exception as error:  # every waiting session must hear about it (451)
+            for _, future in batch:
+                future.set_exception(error)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
+        self._on_commit()

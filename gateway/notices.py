@@ -1,0 +1,109 @@
+"""The automatic mails the gateway writes to customers, built from templates.
+
+Each function renders, composes and queues one mail inside the caller's transaction. The
+stranger notice is fixed text: it echoes nothing the stranger wrote (the "Ticket Trick").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway import compose, outbox
+from gateway.core import threads
+from gateway.core.model import ContactInfo, ParsedMail
+
+LANGUAGES = ("en", "fr")
+
+
+@dataclass(frozen=True)
+class Company:
+    name: str
+    support_address: str
+    domain: str
+    tag: str
+    language: str
+    first_response_minutes: int
+
+    @property
+    def bounce_address(self) -> str:
+        return f"bounces@{self.support_address.partition('@')[2]}"
+
+
+class Notices:
+    def __init__(self, renderer: outbox.Renderer, company: Company):
+        self.renderer, self.company = renderer, company
+
+    def language(self, preferred: str) -> str:
+        return preferred if preferred in LANGUAGES else self.company.language
+
+    def confirmation(self, session, ticket, contact: ContactInfo, mail: ParsedMail, now: datetime):
+        """Written confirmation of a new ticket, threaded under the customer's own mail."""
+        company, lang = self.company, self.language(contact.language)
+        rendered = self.renderer.render(
+            "confirmation",
+            lang,
+            {
+                "company": company.name,
+                "contact_name": contact.name,
+                "ticket_number": ticket.id,
+                "tag": threads.subject_tag(company.tag, ticket.id),
+                "subject": ticket.subject,
+                "body": mail.text,
+                "attachments": [a.filename for a in mail.attachments],
+                "response_minutes": company.first_response_minutes,
+                "support_address": company.support_address,
+            },
+        )
+        draft = compose.Draft(
+            from_name=company.name,
+            from_address=company.support_address,
+            to=(compose.Recipient(contact.email, contact.name),),
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            reply_to=threads.token_address(company.support_address, ticket.reply_token),
+            in_reply_to=mail.message_id,
+            references=mail.references,
+            auto_submitted="auto-replied",
+            language=lang,
+            loop_domain=company.domain,
+        )
+        outbox.enqueue(
+            session,
+            draft,
+            kind="confirmation",
+            ticket_id=ticket.id,
+            envelope_from=company.bounce_address,
+            now=now,
+            message_domain=company.domain,
+            dedupe_key=f"confirmation:ticket:{ticket.id}",
+        )
+
+    def stranger(self, session, address: str, now: datetime) -> None:
+        company = self.company
+        rendered = self.renderer.render(
+            "stranger_notice",
+            company.language,
+            {"company": company.name, "support_address": company.support_address},
+        )
+        draft = compose.Draft(
+            from_name=company.name,
+            from_address=company.support_address,
+            to=(compose.Recipient(address),),
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            auto_submitted="auto-replied",
+            language=company.language,
+            loop_domain=company.domain,
+        )
+        outbox.enqueue(
+            session,
+            draft,
+            kind="stranger-notice",
+            ticket_id=None,
+            envelope_from="",
+            now=now,
+            message_domain=company.domain,
+        )

@@ -1,0 +1,180 @@
+"""Everything that leaves: render a template, queue it as bytes, deliver due rows with retries.
+
+Rendering and queueing happen inside the caller's transaction, so a mail exists exactly when
+the change that caused it does. Delivery runs later, outside any transaction, and retries
+temporary failures with exponential backoff and jitter (about 5 minutes growing to an hour),
+giving up after the configured lifetime.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+import jinja2
+
+from gateway import compose
+from gateway.errors import PermanentFailure, TemporaryFailure
+from gateway.store import outbox_rows, repo
+from gateway.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class MailSender(Protocol):
+    def send(self, mail_from: str, rcpt_to: list[str], raw: bytes) -> None:
+        """Deliver or raise TemporaryFailure / PermanentFailure."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+class Renderer:
+    """jinja2 templates `mail/<name>.<lang>.txt` (first line `Subject: ...`) and `.html`."""
+
+    def __init__(self, templates_dir: Path, fallback_language: str = "en"):
+        self.fallback = fallback_language
+        self._text = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(templates_dir),
+            autoescape=False,
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+        )
+        self._html = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(templates_dir),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        )
+
+    def render(self, name: str, language: str, context: dict) -> Rendered:
+        lang = language if self._exists(f"mail/{name}.{language}.txt") else self.fallback
+        text = self._text.get_template(f"mail/{name}.{lang}.txt").render(context)
+        first, _, body = text.partition("\n")
+        if not first.startswith("Subject:"):
+            raise ValueError(f"template mail/{name}.{lang}.txt must start with 'Subject:'")
+        html = ""
+        if self._exists(f"mail/{name}.{lang}.html"):
+            html = self._html.get_template(f"mail/{name}.{lang}.html").render(context)
+        return Rendered(subject=first[len("Subject:") :].strip(), text=body.lstrip("\n"), html=html)
+
+    def _exists(self, path: str) -> bool:
+        try:
+            self._text.loader.get_source(self._text, path)
+        except jinja2.TemplateNotFound:
+            return False
+        return True
+
+
+def enqueue(
+    session,
+    draft: compose.Draft,
+    *,
+    kind: str,
+    ticket_id: int | None,
+    envelope_from: str,
+    now: datetime,
+    message_domain: str,
+    dedupe_key: str | None = None,
+) -> str:
+    """Render `draft` to bytes and queue it; returns its Message-ID."""
+    message_id = compose.new_message_id(message_domain)
+    raw = compose.build(draft, message_id, now)
+    outbox_rows.add(
+        session,
+        created_at=now,
+        kind=kind,
+        ticket_id=ticket_id,
+        automatic=bool(draft.auto_submitted),
+        mail_from=envelope_from,
+        rcpt_to=[r.email for r in draft.to],
+        message_id=message_id,
+        raw=raw,
+        next_attempt_at=now,
+        dedupe_key=dedupe_key,
+    )
+    return message_id
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    first_retry: timedelta = timedelta(minutes=5)
+    max_retry: timedelta = timedelta(minutes=60)
+    lifetime: timedelta = timedelta(days=5)
+
+    def next_attempt(self, attempts: int, now: datetime, rng: random.Random) -> datetime:
+        delay = min(self.first_retry * (2 ** max(0, attempts - 1)), self.max_retry)
+        return now + delay * rng.uniform(0.8, 1.2)
+
+
+class Delivery:
+    """Claims due outbox rows and hands them to the configured sender."""
+
+    def __init__(
+        self,
+        db: Database,
+        sender: MailSender,
+        clock: Callable[[], datetime],
+        retry: RetryPolicy,
+        batch_size: int = 50,
+        rng: random.Random | None = None,
+    ):
+        self.db, self.sender, self.clock, self.retry = db, sender, clock, retry
+        self.batch_size = batch_size
+        self.rng = rng or random.Random()
+
+    def run_once(self) -> int:
+        """Send what is due now; returns how many rows were attempted."""
+        with self.db.write() as session:
+            claimed = [
+                (row.id, row.mail_from, json.loads(row.rcpt_to), row.raw, row.created_at)
+                for row in outbox_rows.claim_due(session, self.clock(), self.batch_size)
+            ]
+        for outbox_id, mail_from, rcpts, raw, created_at in claimed:
+            self._deliver(outbox_id, mail_from, rcpts, raw, created_at)
+        return len(claimed)
+
+    def _deliver(self, outbox_id, mail_from, rcpts, raw, created_at) -> None:
+        try:
+            self.sender.send(mail_from, rcpts, raw)
+        except TemporaryFailure as error:
+            self._record(outbox_id, created_at, temporary=str(error))
+        except PermanentFailure as error:
+            self._record(outbox_id, created_at, permanent=str(error))
+        except Exception as error:  # an unexpected sender bug must not lose the row
+            log.exception("delivery of outbox row %s failed unexpectedly", outbox_id)
+            self._record(outbox_id, created_at, temporary=f"{type(error).__name__}: {error}")
+        else:
+            self._record(outbox_id, created_at)
+
+    def _record(self, outbox_id, created_at, temporary: str = "", permanent: str = "") -> None:
+        now = self.clock()
+        with self.db.write() as session:
+            row = outbox_rows.get(session, outbox_id)
+            if row is None:
+                return
+            if not temporary and not permanent:
+                row.status, row.sent_at, row.last_error = "sent", now, None
+            elif temporary and now - created_at < self.retry.lifetime:
+                row.last_error = temporary
+                row.next_attempt_at = self.retry.next_attempt(row.attempts, now, self.rng)
+            else:
+                reason = permanent or f"gave up after {row.attempts} attempts: {temporary}"
+                row.status, row.last_error = "failed", reason
+                repo.add_event(
+                    session,
+                    now,
+                    "delivery-failed",
+                    ticket_id=row.ticket_id,
+                    detail={"outbox_id": row.id, "to": json.loads(row.rcpt_to), "error": reason},
+                )
+            session.add(row)

@@ -1,0 +1,246 @@
+"""Inbound row -> core decision -> tickets, messages, events and outbox rows, atomically.
+
+Parsing happens before the write transaction so the database lock is held only while the
+decision is applied. Each message is applied inside its own savepoint: a failure rolls back
+that message alone and parks its inbound row as `failed` with the error (raw bytes kept, so
+`gateway inbound retry` can replay it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.core import parse, threads
+from gateway.core.decide import decide
+from gateway.core.model import (
+    AddToTicket,
+    AutoMailHistory,
+    Candidates,
+    DecisionInput,
+    Envelope,
+    Hold,
+    OpenTicket,
+    ParsedMail,
+    Policy,
+    Sender,
+    SenderKind,
+)
+from gateway.notices import Notices
+from gateway.store import repo
+from gateway.store.db import Database
+from gateway.store.tables import Inbound
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Settings:
+    support_address: str
+    complaints_address: str
+    domain: str
+    tag: str
+    policy: Policy
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class _Work:
+    inbound_id: int
+    mail: ParsedMail | None
+    error: str | None
+
+
+class Processor:
+    def __init__(
+        self,
+        db: Database,
+        notices: Notices,
+        settings: Settings,
+        clock: Callable[[], datetime],
+    ):
+        self.db, self.notices, self.settings, self.clock = db, notices, settings, clock
+
+    def run_once(self) -> tuple[int, int]:
+        """Process a batch of pending rows; returns (processed, mails queued)."""
+        with self.db.read() as session:
+            pending = [
+                (row.id, row.raw, row.message_id)
+                for row in repo.pending_inbound(session, self.settings.batch_size)
+            ]
+        if not pending:
+            return 0, 0
+        work = [self._parse(*item) for item in pending]
+        processed = queued = 0
+        with self.db.write() as session:
+            for item in work:
+                row = repo.lock_pending_inbound(session, item.inbound_id)
+                if row is None:
+                    continue  # another processor took it
+                processed += 1
+                queued += self._apply_one(session, row, item)
+        return processed, queued
+
+    def _parse(self, inbound_id: int, raw: bytes, message_id: str) -> _Work:
+        try:
+            return _Work(inbound_id, parse.parse(raw, message_id), None)
+        except Exception as error:
+            log.warning("inbound %s could not be parsed: %s", inbound_id, error)
+            return _Work(inbound_id, None, f"parse failed: {type(error).__name__}: {error}")
+
+    def _apply_one(self, session, row: Inbound, item: _Work) -> int:
+        now = self.clock()
+        try:
+            with session.begin_nested():
+                if item.mail is None:
+                    raise ValueError(item.error)
+                queued = self._handle(session, row, item.mail, now)
+                repo.finish_inbound(session, row, "done", now, None)
+                return queued
+        except Exception as error:
+            log.error("inbound %s failed: %s", item.inbound_id, error)
+            detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+            repo.finish_inbound(session, row, "failed", now, detail[:2000])
+            return 0
+
+    def _handle(self, session, row: Inbound, mail: ParsedMail, now: datetime) -> int:
+        envelope = Envelope(row.mail_from, tuple(json.loads(row.rcpt_tos)), row.peer, row.source)
+        sender = self._sender(session, mail)
+        keys = threads.keys_for(
+            mail, envelope.rcpt_tos, self.settings.support_address, self.settings.tag
+        )
+        candidates = Candidates(
+            by_token=repo.ticket_by_token(session, keys.token),
+            by_reference=repo.ticket_by_references(session, keys.references),
+            by_tag=repo.ticket_by_id(session, keys.tag_number),
+        )
+        flags = list(mail.defects)
+        if repo.earlier_inbound_with_message_id(session, row):
+            flags.append("message-id-reused")
+        decision = decide(
+            DecisionInput(
+                mail=mail,
+                envelope=envelope,
+                sender=sender,
+                keys=keys,
+                candidates=candidates,
+                history=self._history(session, sender.email, now),
+                policy=self.settings.policy,
+                now=now,
+                recipients_complaints=self.settings.complaints_address.lower()
+                in (r.lower() for r in envelope.rcpt_tos),
+                flags=tuple(flags),
+            )
+        )
+        if isinstance(decision, OpenTicket):
+            return self._open(session, row, mail, decision, flags, now)
+        if isinstance(decision, AddToTicket):
+            return self._add(session, row, mail, decision, flags, now)
+        return self._hold(session, row, mail, decision, now)
+
+    def _sender(self, session, mail: ParsedMail) -> Sender:
+        author = mail.sender
+        if author is None:
+            return Sender(SenderKind.STRANGER, "")
+        staff = repo.find_staff(session, author.email)
+        if staff is not None:
+            return Sender(SenderKind.STAFF, author.email, staff=staff)
+        contact = repo.find_contact(session, author.email)
+        if contact is not None:
+            return Sender(SenderKind.CONTACT, author.email, contact=contact)
+        return Sender(SenderKind.STRANGER, author.email)
+
+    def _history(self, session, email: str, now: datetime) -> AutoMailHistory:
+        if not email:
+            return AutoMailHistory()
+        hour, day = repo.auto_mail_counts(session, email, now)
+        last = repo.last_event_at(session, "stranger-notice", email)
+        return AutoMailHistory(last_hour=hour, last_day=day, last_stranger_notice=last)
+
+    def _store_message(self, session, row, mail, ticket_id, author_id, flags, now):
+        message_id = mail.message_id
+        if repo.message_id_taken(session, message_id):
+            message_id = f"<{row.content_digest[:32]}.reused@{self.settings.domain}>"
+        message = repo.add_message(
+            session,
+            ticket_id=ticket_id,
+            inbound_id=row.id,
+            direction="in",
+            visibility="public",
+            author_contact_id=author_id,
+            author_email=mail.sender.email if mail.sender else "",
+            message_id=message_id,
+            header_message_id=mail.message_id,
+            subject=mail.subject,
+            body_text=mail.text,
+            flags=",".join(flags)[:500],
+            created_at=now,
+        )
+        for item in mail.attachments:
+            repo.add_attachment(session, message.id, item.filename, item.content_type, item.data)
+        return message
+
+    def _open(self, session, row, mail, decision: OpenTicket, flags, now) -> int:
+        contact = decision.contact
+        ticket = repo.create_ticket(
+            session,
+            subject=decision.subject,
+            category=decision.category,
+            requester_id=contact.id,
+            account_id=contact.account_id,
+            language=contact.language,
+            created_at=now,
+            updated_at=now,
+            sla_due_at=decision.sla_due_at,
+        )
+        self._store_message(session, row, mail, ticket.id, contact.id, flags, now)
+        repo.add_event(
+            session, now, "ticket-opened", ticket_id=ticket.id, actor=contact.email,
+            detail={"category": decision.category, "inbound_id": row.id},
+        )  # fmt: skip
+        if not decision.confirm:
+            repo.add_event(
+                session, now, "confirmation-withheld", ticket_id=ticket.id, actor=contact.email,
+                detail={"reason": decision.withheld_reason},
+            )  # fmt: skip
+            return 0
+        self.notices.confirmation(session, ticket, contact, mail, now)
+        return 1
+
+    def _add(self, session, row, mail, decision: AddToTicket, flags, now) -> int:
+        ticket = repo.get_ticket(session, decision.ticket.id)
+        if decision.automatic:
+            flags = [*flags, "automatic"]
+        sender_id = repo.find_contact(session, mail.sender.email).id
+        self._store_message(session, row, mail, ticket.id, sender_id, flags, now)
+        kind = "auto-reply-recorded" if decision.automatic else "customer-replied"
+        repo.add_event(
+            session, now, kind, ticket_id=ticket.id, actor=mail.sender.email,
+            detail={"via": decision.via, "inbound_id": row.id},
+        )  # fmt: skip
+        ticket.updated_at = now
+        if decision.reopen or (ticket.status == "pending" and not decision.automatic):
+            repo.add_event(
+                session, now, "ticket-reopened", ticket_id=ticket.id, actor=mail.sender.email,
+                detail={"from": ticket.status},
+            )  # fmt: skip
+            ticket.status, ticket.resolved_at = "open", None
+        session.add(ticket)
+        return 0
+
+    def _hold(self, session, row, mail, decision: Hold, now) -> int:
+        sender = mail.sender.email if mail.sender else ""
+        repo.add_quarantine(session, row.id, now, decision.reason, decision.detail, sender)
+        repo.add_event(
+            session, now, "held", actor=sender,
+            detail={"inbound_id": row.id, "reason": decision.reason},
+        )  # fmt: skip
+        if not decision.notify_stranger:
+            return 0
+        self.notices.stranger(session, sender, now)
+        repo.add_event(session, now, "stranger-notice", actor=sender, detail={"inbound_id": row.id})
+        return 1

@@ -1,0 +1,91 @@
+"""Who is who: accounts, contacts, departments and staff (set up from the CLI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from gateway.store.tables import Account, Contact, Department, Staff
+
+
+def get_or_create_account(
+    session: Session, name: str, now: datetime, parent_id: int | None = None
+) -> Account:
+    row = session.exec(select(Account).where(Account.name == name)).first()
+    if row is None:
+        row = Account(name=name, created_at=now, parent_id=parent_id)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def contact_by_email(session: Session, email: str) -> Contact | None:
+    return session.exec(select(Contact).where(Contact.email == email.lower())).first()
+
+
+def upsert_contact(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    account_id: int,
+    role: str,
+    language: str,
+    now: datetime,
+) -> tuple[Contact, bool]:
+    """Create or update a contact; returns (row, created)."""
+    row = contact_by_email(session, email)
+    created = row is None
+    if row is None:
+        row = Contact(email=email.lower(), created_at=now, account_id=account_id)
+    row.name, row.account_id, row.role, row.language = name, account_id, role, language
+    session.add(row)
+    session.flush()
+    return row, created
+
+
+def department_by_name(session: Session, name: str) -> Department | None:
+    query = select(Department).where(Department.name == name)
+    return session.exec(query).first()
+
+
+def add_department(session: Session, name: str, now: datetime) -> Department:
+    row = Department(name=name, created_at=now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def add_staff(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    department_id: int | None,
+    role: str,
+    now: datetime,
+) -> Staff:
+    row = Staff(
+        email=email.lower(), name=name, department_id=department_id, role=role, created_at=now
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_departments(session: Session) -> list[Department]:
+    return list(session.exec(select(Department).order_by(col(Department.name))))
+
+
+def list_staff(session: Session) -> list[Staff]:
+    return list(session.exec(select(Staff).order_by(col(Staff.email))))
+
+
+def list_contacts(session: Session) -> list[tuple[Contact, str]]:
+    query = (
+        select(Contact, Account.name)
+        .join(Account, col(Account.id) == col(Contact.account_id))
+        .order_by(col(Contact.email))
+    )
+    return list(session.exec(query).all())

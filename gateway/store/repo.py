@@ -1,0 +1,287 @@
+"""Queries on the spool, tickets and messages; every function takes an open session.
+
+Rows become core dataclasses here, so nothing outside `store` handles ORM objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, update
+from sqlmodel import Session, col, select
+
+from gateway.core.model import ContactInfo, StaffInfo, TicketInfo
+from gateway.store.tables import (
+    Attachment,
+    Blob,
+    Contact,
+    Event,
+    Inbound,
+    Message,
+    Outbox,
+    Quarantine,
+    Staff,
+    Ticket,
+)
+
+_TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+
+
+# Inbound spool ----------------------------------------------------------------------------
+
+
+def find_inbound(session: Session, message_id: str, digest: str) -> int | None:
+    query = select(Inbound.id).where(
+        Inbound.message_id == message_id, Inbound.content_digest == digest
+    )
+    return session.exec(query).first()
+
+
+def add_inbound(session: Session, **fields) -> int:
+    row = Inbound(size=len(fields["raw"]), **fields)
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def pending_inbound(session: Session, limit: int) -> list[Inbound]:
+    query = (
+        select(Inbound).where(Inbound.status == "pending").order_by(col(Inbound.id)).limit(limit)
+    )
+    return list(session.exec(query))
+
+
+def lock_pending_inbound(session: Session, inbound_id: int) -> Inbound | None:
+    """The row if it is still pending and no other processor holds it."""
+    query = select(Inbound).where(Inbound.id == inbound_id, Inbound.status == "pending")
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return session.exec(query).first()
+
+
+def finish_inbound(
+    session: Session, row: Inbound, status: str, now: datetime, error: str | None
+) -> None:
+    row.status, row.processed_at, row.error = status, now, error
+    row.attempts += 1
+    session.add(row)
+
+
+def earlier_inbound_with_message_id(session: Session, row: Inbound) -> bool:
+    query = select(Inbound.id).where(
+        Inbound.message_id == row.message_id, Inbound.id < row.id
+    )
+    return session.exec(query).first() is not None
+
+
+def list_inbound(session: Session, status: str | None, limit: int) -> list[Inbound]:
+    query = select(Inbound).order_by(col(Inbound.id).desc()).limit(limit)
+    if status:
+        query = query.where(Inbound.status == status)
+    return list(session.exec(query))
+
+
+def retry_failed_inbound(session: Session, ids: list[int] | None) -> int:
+    statement = update(Inbound).where(col(Inbound.status) == "failed")
+    if ids:
+        statement = statement.where(col(Inbound.id).in_(ids))
+    result = session.execute(statement.values(status="pending", error=None))
+    return result.rowcount or 0
+
+
+# People -----------------------------------------------------------------------------------
+
+
+def contact_info(row: Contact) -> ContactInfo:
+    return ContactInfo(row.id, row.email, row.name, row.account_id, row.role, row.language)
+
+
+def find_contact(session: Session, email: str) -> ContactInfo | None:
+    row = session.exec(select(Contact).where(Contact.email == email.lower())).first()
+    return contact_info(row) if row else None
+
+
+def find_staff(session: Session, email: str) -> StaffInfo | None:
+    row = session.exec(
+        select(Staff).where(Staff.email == email.lower(), col(Staff.active).is_(True))
+    ).first()
+    if row is None:
+        return None
+    return StaffInfo(row.id, row.email, row.name, row.department_id, row.role)
+
+
+# Tickets and messages ---------------------------------------------------------------------
+
+
+def ticket_info(row: Ticket) -> TicketInfo:
+    return TicketInfo(
+        row.id, row.status, row.requester_id, row.account_id, row.reply_token, row.subject,
+        row.language,
+    )  # fmt: skip
+
+
+def ticket_by_token(session: Session, token: str | None) -> TicketInfo | None:
+    if not token:
+        return None
+    row = session.exec(select(Ticket).where(Ticket.reply_token == token)).first()
+    return ticket_info(row) if row else None
+
+
+def ticket_by_id(session: Session, ticket_id: int | None) -> TicketInfo | None:
+    row = session.get(Ticket, ticket_id) if ticket_id else None
+    return ticket_info(row) if row else None
+
+
+def ticket_by_references(session: Session, references: tuple[str, ...]) -> TicketInfo | None:
+    """The ticket of the first referenced Message-ID we stored or sent."""
+    if not references:
+        return None
+    refs = list(references[:50])
+    stored = session.exec(
+        select(Message.message_id, Message.ticket_id).where(
+            or_(col(Message.message_id).in_(refs), col(Message.header_message_id).in_(refs))
+        )
+    ).all()
+    sent = session.exec(
+        select(Outbox.message_id, Outbox.ticket_id).where(
+            col(Outbox.message_id).in_(refs), col(Outbox.ticket_id).is_not(None)
+        )
+    ).all()
+    by_id = {mid: tid for mid, tid in list(stored) + list(sent)}
+    for ref in refs:
+        if ref in by_id:
+            return ticket_by_id(session, by_id[ref])
+    return None
+
+
+def new_reply_token() -> str:
+    """130 random bits in lowercase base32, safe in a local part that MTAs may case-fold."""
+    return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(26))
+
+
+def create_ticket(session: Session, **fields) -> Ticket:
+    row = Ticket(reply_token=new_reply_token(), **fields)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_ticket(session: Session, ticket_id: int) -> Ticket | None:
+    return session.get(Ticket, ticket_id)
+
+
+def message_id_taken(session: Session, message_id: str) -> bool:
+    query = select(Message.id).where(Message.message_id == message_id)
+    return session.exec(query).first() is not None
+
+
+def add_message(session: Session, **fields) -> Message:
+    row = Message(**fields)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def add_attachment(
+    session: Session, message_id: int, filename: str, content_type: str, data: bytes
+) -> None:
+    digest = hashlib.sha256(data).hexdigest()
+    if session.get(Blob, digest) is None:
+        session.add(Blob(sha256=digest, size=len(data), data=data))
+        session.flush()
+    session.add(
+        Attachment(
+            message_id=message_id,
+            sha256=digest,
+            filename=filename,
+            content_type=content_type,
+            size=len(data),
+        )
+    )
+
+
+def add_event(
+    session: Session,
+    at: datetime,
+    kind: str,
+    *,
+    ticket_id: int | None = None,
+    actor: str = "",
+    detail: dict | None = None,
+    dedupe_key: str | None = None,
+) -> None:
+    session.add(
+        Event(
+            at=at,
+            kind=kind,
+            ticket_id=ticket_id,
+            actor=actor,
+            detail=json.dumps(detail or {}, ensure_ascii=False, default=str),
+            dedupe_key=dedupe_key,
+        )
+    )
+
+
+def add_quarantine(
+    session: Session, inbound_id: int, at: datetime, reason: str, detail: str, sender: str
+) -> None:
+    session.add(
+        Quarantine(inbound_id=inbound_id, created_at=at, reason=reason, detail=detail, sender=sender)
+    )
+
+
+def list_quarantine(session: Session, limit: int) -> list[Quarantine]:
+    query = select(Quarantine).order_by(col(Quarantine.id).desc()).limit(limit)
+    return list(session.exec(query))
+
+
+def last_event_at(session: Session, kind: str, actor: str) -> datetime | None:
+    query = select(func.max(Event.at)).where(Event.kind == kind, Event.actor == actor)
+    return session.exec(query).first()
+
+
+def auto_mail_counts(session: Session, address: str, now: datetime) -> tuple[int, int]:
+    """Automatic mails queued to `address` in the last hour and the last day."""
+
+    def since(delta: timedelta) -> int:
+        query = select(func.count(Outbox.id)).where(
+            Outbox.recipient_key == address.lower(),
+            col(Outbox.automatic).is_(True),
+            Outbox.created_at > now - delta,
+        )
+        return session.exec(query).one()
+
+    return since(timedelta(hours=1)), since(timedelta(days=1))
+
+
+def list_tickets(session: Session, status: str | None, limit: int) -> list[tuple[Ticket, str]]:
+    query = (
+        select(Ticket, Contact.email)
+        .join(Contact, col(Contact.id) == col(Ticket.requester_id))
+        .order_by(col(Ticket.id).desc())
+        .limit(limit)
+    )
+    if status:
+        query = query.where(Ticket.status == status)
+    return list(session.exec(query).all())
+
+
+def ticket_messages(session: Session, ticket_id: int) -> list[Message]:
+    query = select(Message).where(Message.ticket_id == ticket_id).order_by(col(Message.id))
+    return list(session.exec(query))
+
+
+def ticket_events(session: Session, ticket_id: int) -> list[Event]:
+    query = select(Event).where(Event.ticket_id == ticket_id).order_by(col(Event.id))
+    return list(session.exec(query))
+
+
+def message_attachments(session: Session, message_id: int) -> list[Attachment]:
+    return list(session.exec(select(Attachment).where(Attachment.message_id == message_id)))
+
+
+def contact_by_id(session: Session, contact_id: int) -> Contact | None:
+    return session.get(Contact, contact_id)

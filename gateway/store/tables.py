@@ -1,0 +1,181 @@
+"""The SQLModel tables: the one source of truth for the schema (`schema.sql` is generated).
+
+Times are timezone-aware and stored as UTC. Status and kind columns hold short lowercase words whose
+allowed values are listed beside them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Account(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    parent_id: int | None = Field(default=None, foreign_key="account.id")  # reseller
+    created_at: datetime
+
+
+class Contact(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, max_length=320)  # lowercased
+    name: str = Field(default="", max_length=200)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    role: str = Field(default="user", max_length=10)  # owner | admin | user
+    language: str = Field(default="en", max_length=8)
+    created_at: datetime
+
+
+class Department(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    created_at: datetime
+
+
+class Staff(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, max_length=320)
+    name: str = Field(max_length=200)
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    role: str = Field(default="agent", max_length=10)  # agent | manager
+    active: bool = True
+    created_at: datetime
+
+
+class Ticket(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="new", max_length=10)  # new|open|pending|resolved|closed
+    category: str = Field(default="request", max_length=10)  # request | complaint
+    priority: str = Field(default="normal", max_length=10)  # low|normal|high|urgent
+    requester_id: int = Field(foreign_key="contact.id", index=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    assignee_id: int | None = Field(default=None, foreign_key="staff.id")
+    reply_token: str = Field(unique=True, max_length=64)
+    language: str = Field(default="en", max_length=8)
+    created_at: datetime
+    updated_at: datetime
+    sla_due_at: datetime | None = None
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+
+
+class Inbound(SQLModel, table=True):
+    """A raw message as received, before any decision: the durable spool."""
+
+    __table_args__ = (UniqueConstraint("message_id", "content_digest"),)
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime
+    source: str = Field(max_length=10)  # smtp | imap | pipe
+    peer: str = Field(default="", max_length=200)
+    mail_from: str = Field(default="", max_length=320)
+    rcpt_tos: str = Field(sa_column=Column(Text, nullable=False))  # JSON list
+    message_id: str = Field(max_length=998, index=True)  # header value or generated
+    message_id_generated: bool = False
+    content_digest: str = Field(max_length=64)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size: int
+    status: str = Field(default="pending", max_length=10, index=True)  # pending|done|failed
+    attempts: int = 0
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    processed_at: datetime | None = None
+
+
+class Message(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    inbound_id: int | None = Field(default=None, foreign_key="inbound.id")
+    direction: str = Field(max_length=3)  # in | out
+    visibility: str = Field(default="public", max_length=10)  # public | internal
+    author_contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    author_staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    author_email: str = Field(default="", max_length=320)
+    message_id: str = Field(unique=True, max_length=998)
+    header_message_id: str = Field(default="", max_length=998)
+    subject: str = Field(default="", sa_column=Column(Text, nullable=False))
+    body_text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    auth_verdict: str = Field(default="none", max_length=200)
+    flags: str = Field(default="", max_length=500)  # comma-separated defects and notes
+    created_at: datetime
+
+
+class Blob(SQLModel, table=True):
+    """Attachment bytes, stored once per distinct content."""
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    size: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class Attachment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    sha256: str = Field(foreign_key="blob.sha256", max_length=64)
+    filename: str = Field(default="", max_length=255)
+    content_type: str = Field(default="application/octet-stream", max_length=200)
+    size: int
+
+
+class Outbox(SQLModel, table=True):
+    """One outgoing mail, rendered to final bytes in the transaction that caused it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime
+    kind: str = Field(max_length=40)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    automatic: bool = True
+    mail_from: str = Field(max_length=320)
+    rcpt_to: str = Field(sa_column=Column(Text, nullable=False))  # JSON list
+    recipient_key: str = Field(default="", max_length=320, index=True)  # first recipient
+    message_id: str = Field(unique=True, max_length=998)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    status: str = Field(default="pending", max_length=10, index=True)  # pending|sent|failed
+    attempts: int = 0
+    next_attempt_at: datetime
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    sent_at: datetime | None = None
+    dedupe_key: str | None = Field(default=None, unique=True, max_length=200)
+
+
+class Event(SQLModel, table=True):
+    """The audit log: every change, with a unique key for actions that must happen once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    kind: str = Field(max_length=60, index=True)
+    actor: str = Field(default="", max_length=320)
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON
+    dedupe_key: str | None = Field(default=None, unique=True, max_length=200)
+
+
+class Quarantine(SQLModel, table=True):
+    """Inbound mail held instead of ticketed, with the reason."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    inbound_id: int = Field(foreign_key="inbound.id", unique=True)
+    created_at: datetime
+    reason: str = Field(max_length=60)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+    sender: str = Field(default="", max_length=320, index=True)
+    released_at: datetime | None = None
+
+
+ALL_TABLES = [
+    Account,
+    Contact,
+    Department,
+    Staff,
+    Ticket,
+    Inbound,
+    Message,
+    Blob,
+    Attachment,
+    Outbox,
+    Event,
+    Quarantine,
+]

@@ -1,0 +1,84 @@
+"""One ticket as a document (for `tickets show`): fields, the whole thread, events, mail sent."""
+
+from __future__ import annotations
+
+import json
+
+from sqlmodel import Session
+
+from gateway.core.threads import subject_tag
+from gateway.store import repo
+
+
+def ticket_document(session: Session, number: int) -> dict | None:
+    ticket = repo.get_ticket(session, number)
+    if ticket is None:
+        return None
+    requester = repo.contact_by_id(session, ticket.requester_id)
+    messages = []
+    for message in repo.ticket_messages(session, ticket.id):
+        attachments = repo.message_attachments(session, message.id)
+        messages.append(
+            {
+                "id": message.id,
+                "at": message.created_at,
+                "direction": message.direction,
+                "visibility": message.visibility,
+                "author": message.author_email,
+                "message_id": message.message_id,
+                "subject": message.subject,
+                "body": message.body_text,
+                "auth_verdict": message.auth_verdict,
+                "flags": [f for f in message.flags.split(",") if f],
+                "attachments": [
+                    {"filename": a.filename, "content_type": a.content_type, "size": a.size,
+                     "sha256": a.sha256}
+                    for a in attachments
+                ],
+            }
+        )  # fmt: skip
+    events = [
+        {"at": e.at, "kind": e.kind, "actor": e.actor, "detail": json.loads(e.detail)}
+        for e in repo.ticket_events(session, ticket.id)
+    ]
+    return {
+        "number": ticket.id,
+        "subject": ticket.subject,
+        "status": ticket.status,
+        "category": ticket.category,
+        "priority": ticket.priority,
+        "requester": requester.email if requester else None,
+        "language": ticket.language,
+        "created_at": ticket.created_at,
+        "updated_at": ticket.updated_at,
+        "sla_due_at": ticket.sla_due_at,
+        "first_response_at": ticket.first_response_at,
+        "messages": messages,
+        "events": events,
+    }
+
+
+def print_ticket(document: dict, tag: str) -> None:
+    print(f"{subject_tag(tag, document['number'])} {document['subject']}")
+    print(
+        f"status {document['status']} · {document['category']} · priority {document['priority']}"
+        f" · requester {document['requester']} · opened {document['created_at']}"
+        f" · first response due {document['sla_due_at']}"
+    )
+    for message in document["messages"]:
+        arrow = "<-" if message["direction"] == "in" else "->"
+        print()
+        print(
+            f"{arrow} {message['at']} {message['author']} [{message['visibility']}]"
+            f" verdict: {message['auth_verdict']}"
+            + (f" flags: {', '.join(message['flags'])}" if message["flags"] else "")
+        )
+        print(f"   Subject: {message['subject']}")
+        for line in message["body"].splitlines() or [""]:
+            print(f"   {line}")
+        for attachment in message["attachments"]:
+            print(f"   [attachment] {attachment['filename']} ({attachment['size']} bytes)")
+    print()
+    print("events:")
+    for event in document["events"]:
+        print(f"  {event['at']} {event['kind']} {event['actor']} {event['detail']}")

@@ -1,0 +1,208 @@
+-- Generated from gateway/store/tables.py by `gateway schema`; do not edit.
+
+CREATE TABLE account (
+	id SERIAL NOT NULL, 
+	name VARCHAR(200) NOT NULL, 
+	parent_id INTEGER, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (name), 
+	FOREIGN KEY(parent_id) REFERENCES account (id)
+);
+
+CREATE TABLE blob (
+	sha256 VARCHAR(64) NOT NULL, 
+	size INTEGER NOT NULL, 
+	data BYTEA NOT NULL, 
+	PRIMARY KEY (sha256)
+);
+
+CREATE TABLE department (
+	id SERIAL NOT NULL, 
+	name VARCHAR(100) NOT NULL, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (name)
+);
+
+CREATE TABLE inbound (
+	id SERIAL NOT NULL, 
+	received_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	source VARCHAR(10) NOT NULL, 
+	peer VARCHAR(200) NOT NULL, 
+	mail_from VARCHAR(320) NOT NULL, 
+	rcpt_tos TEXT NOT NULL, 
+	message_id VARCHAR(998) NOT NULL, 
+	message_id_generated BOOLEAN NOT NULL, 
+	content_digest VARCHAR(64) NOT NULL, 
+	raw BYTEA NOT NULL, 
+	size INTEGER NOT NULL, 
+	status VARCHAR(10) NOT NULL, 
+	attempts INTEGER NOT NULL, 
+	error TEXT, 
+	processed_at TIMESTAMP WITH TIME ZONE, 
+	PRIMARY KEY (id), 
+	UNIQUE (message_id, content_digest)
+);
+
+CREATE INDEX ix_inbound_message_id ON inbound (message_id);
+
+CREATE INDEX ix_inbound_status ON inbound (status);
+
+CREATE TABLE contact (
+	id SERIAL NOT NULL, 
+	email VARCHAR(320) NOT NULL, 
+	name VARCHAR(200) NOT NULL, 
+	account_id INTEGER NOT NULL, 
+	role VARCHAR(10) NOT NULL, 
+	language VARCHAR(8) NOT NULL, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (email), 
+	FOREIGN KEY(account_id) REFERENCES account (id)
+);
+
+CREATE INDEX ix_contact_account_id ON contact (account_id);
+
+CREATE TABLE quarantine (
+	id SERIAL NOT NULL, 
+	inbound_id INTEGER NOT NULL, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	reason VARCHAR(60) NOT NULL, 
+	detail TEXT NOT NULL, 
+	sender VARCHAR(320) NOT NULL, 
+	released_at TIMESTAMP WITH TIME ZONE, 
+	PRIMARY KEY (id), 
+	UNIQUE (inbound_id), 
+	FOREIGN KEY(inbound_id) REFERENCES inbound (id)
+);
+
+CREATE INDEX ix_quarantine_sender ON quarantine (sender);
+
+CREATE TABLE staff (
+	id SERIAL NOT NULL, 
+	email VARCHAR(320) NOT NULL, 
+	name VARCHAR(200) NOT NULL, 
+	department_id INTEGER, 
+	role VARCHAR(10) NOT NULL, 
+	active BOOLEAN NOT NULL, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (email), 
+	FOREIGN KEY(department_id) REFERENCES department (id)
+);
+
+CREATE TABLE ticket (
+	id SERIAL NOT NULL, 
+	subject TEXT NOT NULL, 
+	status VARCHAR(10) NOT NULL, 
+	category VARCHAR(10) NOT NULL, 
+	priority VARCHAR(10) NOT NULL, 
+	requester_id INTEGER NOT NULL, 
+	account_id INTEGER NOT NULL, 
+	department_id INTEGER, 
+	assignee_id INTEGER, 
+	reply_token VARCHAR(64) NOT NULL, 
+	language VARCHAR(8) NOT NULL, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	sla_due_at TIMESTAMP WITH TIME ZONE, 
+	first_response_at TIMESTAMP WITH TIME ZONE, 
+	resolved_at TIMESTAMP WITH TIME ZONE, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(requester_id) REFERENCES contact (id), 
+	FOREIGN KEY(account_id) REFERENCES account (id), 
+	FOREIGN KEY(department_id) REFERENCES department (id), 
+	FOREIGN KEY(assignee_id) REFERENCES staff (id), 
+	UNIQUE (reply_token)
+);
+
+CREATE INDEX ix_ticket_account_id ON ticket (account_id);
+
+CREATE INDEX ix_ticket_requester_id ON ticket (requester_id);
+
+CREATE TABLE event (
+	id SERIAL NOT NULL, 
+	at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	ticket_id INTEGER, 
+	kind VARCHAR(60) NOT NULL, 
+	actor VARCHAR(320) NOT NULL, 
+	detail TEXT NOT NULL, 
+	dedupe_key VARCHAR(200), 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(ticket_id) REFERENCES ticket (id), 
+	UNIQUE (dedupe_key)
+);
+
+CREATE INDEX ix_event_kind ON event (kind);
+
+CREATE INDEX ix_event_ticket_id ON event (ticket_id);
+
+CREATE TABLE message (
+	id SERIAL NOT NULL, 
+	ticket_id INTEGER NOT NULL, 
+	inbound_id INTEGER, 
+	direction VARCHAR(3) NOT NULL, 
+	visibility VARCHAR(10) NOT NULL, 
+	author_contact_id INTEGER, 
+	author_staff_id INTEGER, 
+	author_email VARCHAR(320) NOT NULL, 
+	message_id VARCHAR(998) NOT NULL, 
+	header_message_id VARCHAR(998) NOT NULL, 
+	subject TEXT NOT NULL, 
+	body_text TEXT NOT NULL, 
+	auth_verdict VARCHAR(200) NOT NULL, 
+	flags VARCHAR(500) NOT NULL, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(ticket_id) REFERENCES ticket (id), 
+	FOREIGN KEY(inbound_id) REFERENCES inbound (id), 
+	FOREIGN KEY(author_contact_id) REFERENCES contact (id), 
+	FOREIGN KEY(author_staff_id) REFERENCES staff (id), 
+	UNIQUE (message_id)
+);
+
+CREATE INDEX ix_message_ticket_id ON message (ticket_id);
+
+CREATE TABLE outbox (
+	id SERIAL NOT NULL, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	kind VARCHAR(40) NOT NULL, 
+	ticket_id INTEGER, 
+	automatic BOOLEAN NOT NULL, 
+	mail_from VARCHAR(320) NOT NULL, 
+	rcpt_to TEXT NOT NULL, 
+	recipient_key VARCHAR(320) NOT NULL, 
+	message_id VARCHAR(998) NOT NULL, 
+	raw BYTEA NOT NULL, 
+	status VARCHAR(10) NOT NULL, 
+	attempts INTEGER NOT NULL, 
+	next_attempt_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	last_error TEXT, 
+	sent_at TIMESTAMP WITH TIME ZONE, 
+	dedupe_key VARCHAR(200), 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(ticket_id) REFERENCES ticket (id), 
+	UNIQUE (message_id), 
+	UNIQUE (dedupe_key)
+);
+
+CREATE INDEX ix_outbox_recipient_key ON outbox (recipient_key);
+
+CREATE INDEX ix_outbox_status ON outbox (status);
+
+CREATE INDEX ix_outbox_ticket_id ON outbox (ticket_id);
+
+CREATE TABLE attachment (
+	id SERIAL NOT NULL, 
+	message_id INTEGER NOT NULL, 
+	sha256 VARCHAR(64) NOT NULL, 
+	filename VARCHAR(255) NOT NULL, 
+	content_type VARCHAR(200) NOT NULL, 
+	size INTEGER NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(message_id) REFERENCES message (id), 
+	FOREIGN KEY(sha256) REFERENCES blob (sha256)
+);
+
+CREATE INDEX ix_attachment_message_id ON attachment (message_id);
