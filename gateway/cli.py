@@ -124,7 +124,9 @@ def _emit(args, rows: list[dict], columns: list[str], document=None) -> None:
     if not rows:
         print("(none)")
         return
-    table = [[str(row.get(c, "") if row.get(c) is not None else "") for c in columns] for row in rows]
+    table = [
+        [str(row.get(c, "") if row.get(c) is not None else "") for c in columns] for row in rows
+    ]
     widths = [max(len(c), *(len(r[i][:60]) for r in table)) for i, c in enumerate(columns)]
     print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
     for row in table:
@@ -255,7 +257,7 @@ def _tickets_list(gw: Gateway, args) -> int:
 
 
 def _tickets_show(gw: Gateway, args) -> int:
-    from gateway.ticket_view import ticket_document, print_ticket
+    from gateway.ticket_view import print_ticket, ticket_document
 
     with gw.db.read() as session:
         document = ticket_document(session, args.number)

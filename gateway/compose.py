@@ -73,7 +73,8 @@ def build(draft: Draft, message_id: str, date: datetime) -> bytes:
     if draft.in_reply_to:
         message["In-Reply-To"] = draft.in_reply_to
     references = [r for r in draft.references if r] + (
-        [draft.in_reply_to] if draft.in_reply_to and draft.in_reply_to not in draft.references
+        [draft.in_reply_to]
+        if draft.in_reply_to and draft.in_reply_to not in draft.references
         else []
     )
     if references:
@@ -83,8 +84,6 @@ def build(draft: Draft, message_id: str, date: datetime) -> bytes:
         message["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer us
     if draft.loop_domain:
         message[LOOP_HEADER] = draft.loop_domain
-    if draft.language:
-        message["Content-Language"] = draft.language
     message.set_content(draft.text, subtype="plain", charset="utf-8")
     if draft.html:
         message.add_alternative(draft.html, subtype="html", charset="utf-8")
@@ -96,4 +95,6 @@ def build(draft: Draft, message_id: str, date: datetime) -> bytes:
             subtype=subtype or "octet-stream",
             filename=clean_filename(item.filename),
         )
+    if draft.language:  # after set_content, which resets Content-* headers
+        message["Content-Language"] = draft.language
     return message.as_bytes(policy=POLICY)

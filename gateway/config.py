@@ -289,4 +289,6 @@ def _validate(config: Config) -> None:
 
         ZoneInfo(config.company.timezone)
     except Exception:
-        raise ConfigError(f"company.timezone: unknown time zone {config.company.timezone!r}") from None
+        raise ConfigError(
+            f"company.timezone: unknown time zone {config.company.timezone!r}"
+        ) from None

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 REQUIRED = ("email", "name", "account", "role", "language")
 ROLES = ("owner", "admin", "user")
-_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z]{2,}$")
+_EMAIL = re.compile(
+    r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z]{2,}$"
+)
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 
 

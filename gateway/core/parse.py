@@ -143,4 +143,3 @@ def _auto_signals(headers: dict[str, str]) -> AutoSignals:
         auto_response_suppress=headers.get("x-auto-response-suppress", "").strip().lower(),
         loop_header=LOOP_HEADER.lower() in headers,
     )
-

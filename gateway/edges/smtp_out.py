@@ -53,7 +53,7 @@ class SmtpSender:
             if error.smtp_code >= 500:
                 raise PermanentFailure(text) from error
             raise TemporaryFailure(text) from error
-        except (smtplib.SMTPException, OSError, socket.timeout) as error:
+        except (TimeoutError, smtplib.SMTPException, OSError) as error:
             raise TemporaryFailure(f"{type(error).__name__}: {error}") from error
         if refused:
             raise TemporaryFailure(f"some recipients refused: {refused}")

@@ -71,9 +71,7 @@ def finish_inbound(
 
 
 def earlier_inbound_with_message_id(session: Session, row: Inbound) -> bool:
-    query = select(Inbound.id).where(
-        Inbound.message_id == row.message_id, Inbound.id < row.id
-    )
+    query = select(Inbound.id).where(Inbound.message_id == row.message_id, Inbound.id < row.id)
     return session.exec(query).first() is not None
 
 
@@ -229,7 +227,9 @@ def add_quarantine(
     session: Session, inbound_id: int, at: datetime, reason: str, detail: str, sender: str
 ) -> None:
     session.add(
-        Quarantine(inbound_id=inbound_id, created_at=at, reason=reason, detail=detail, sender=sender)
+        Quarantine(
+            inbound_id=inbound_id, created_at=at, reason=reason, detail=detail, sender=sender
+        )
     )
 
 
