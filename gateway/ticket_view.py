@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 
-from sqlmodel import Session
-
 from gateway.core.threads import subject_tag
 from gateway.store import repo
 
 
-def ticket_document(session: Session, number: int) -> dict | None:
+def ticket_document(session, number: int) -> dict | None:
     ticket = repo.get_ticket(session, number)
     if ticket is None:
         return None
