@@ -1,0 +1,1 @@
+"""`scripts/bench`: throughput and latency of the SMTP path, measured from outside the gateway."""
