@@ -104,6 +104,7 @@ class ImapAccountConfig:
     username: str = ""
     password_env: str = ""
     xoauth2_token_command: str = ""
+    xoauth2_token_file: str = ""
     folders: tuple[str, ...] = ("INBOX",)
     processed_folder: str = "Processed"
 
@@ -185,8 +186,10 @@ def load(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
                 data = tomllib.load(handle)
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {path}") from None
-        except tomllib.TOMLDecodeError as error:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+        except OSError as error:
+            raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
         base_dir = Path(path).resolve().parent
     unknown = set(data) - set(_SECTIONS) - {"imap"}
     if unknown:
@@ -197,7 +200,7 @@ def load(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
     }
     imap = _build_imap(data.get("imap", {}), environ)
     config = Config(**sections, imap=imap, base_dir=base_dir)
-    _validate(config)
+    _validate(config, environ)
     return config
 
 
@@ -211,16 +214,26 @@ def _build_section(name: str, cls: type, table: Any, environ: Mapping[str, str])
     values: dict[str, Any] = {}
     defaults = cls()
     for key in known:
-        env_name = f"GATEWAY_{name.upper()}_{key.upper()}"
+        env_name, label = _env_name(name, key), _label(name, key, environ)
         default = getattr(defaults, key)
         if env_name in environ:
-            values[key] = _from_env(f"{name}.{key}", environ[env_name], default)
+            values[key] = _from_env(label, environ[env_name], default)
         elif key in table:
-            values[key] = _coerce(f"{name}.{key}", table[key], default)
+            values[key] = _coerce(label, table[key], default)
         choices = _CHOICES.get((name, key))
         if choices and values.get(key, default) not in choices:
-            raise ConfigError(f"{name}.{key}: must be one of {', '.join(choices)}")
+            raise ConfigError(f"{label}: must be one of {', '.join(choices)}")
     return cls(**values)
+
+
+def _env_name(section: str, key: str) -> str:
+    return f"GATEWAY_{section.upper()}_{key.upper()}"
+
+
+def _label(section: str, key: str, environ: Mapping[str, str]) -> str:
+    """`section.key`, plus the variable's name when the value came from the environment."""
+    env_name = _env_name(section, key)
+    return f"{section}.{key} (from {env_name})" if env_name in environ else f"{section}.{key}"
 
 
 def _build_imap(table: Any, environ: Mapping[str, str]) -> ImapConfig:
@@ -231,10 +244,26 @@ def _build_imap(table: Any, environ: Mapping[str, str]) -> ImapConfig:
     accounts = []
     for index, entry in enumerate(table.get("accounts", [])):
         account = _build_section(f"imap.accounts[{index}]", ImapAccountConfig, entry, {})
-        if account.security not in ("tls", "starttls", "none"):
-            raise ConfigError(f"imap.accounts[{index}].security: must be tls, starttls or none")
+        _check_imap_account(f"imap.accounts[{index}]", account)
         accounts.append(account)
     return dataclasses.replace(base, accounts=tuple(accounts))
+
+
+def _check_imap_account(key: str, account: ImapAccountConfig) -> None:
+    if account.security not in ("tls", "starttls", "none"):
+        raise ConfigError(f"{key}.security: must be tls, starttls or none")
+    for name in ("host", "username"):
+        if not getattr(account, name):
+            raise ConfigError(f"{key}.{name}: required")
+    secrets = [account.password_env, account.xoauth2_token_command, account.xoauth2_token_file]
+    if sum(bool(s) for s in secrets) != 1:
+        raise ConfigError(
+            f"{key}: set exactly one of password_env, xoauth2_token_command, xoauth2_token_file"
+        )
+    if not account.folders:
+        raise ConfigError(f"{key}.folders: at least one folder")
+    if account.processed_folder in account.folders:  # moved mail would be read again
+        raise ConfigError(f"{key}.processed_folder: must not be one of the watched folders")
 
 
 def _coerce(key: str, value: Any, default: Any) -> Any:
@@ -270,25 +299,33 @@ def _from_env(key: str, raw: str, default: Any) -> Any:
     return raw
 
 
-def _validate(config: Config) -> None:
+def _validate(config: Config, environ: Mapping[str, str]) -> None:
+    def fail(section: str, key: str, problem: str):
+        raise ConfigError(f"{_label(section, key, environ)}: {problem}")
+
     for key in ("support_address", "complaints_address"):
         address = getattr(config.company, key)
         if address.count("@") != 1 or not address.partition("@")[0]:
-            raise ConfigError(f"company.{key}: not an email address: {address!r}")
+            fail("company", key, f"not an email address: {address!r}")
     tag = config.company.tag
     if not tag.isalnum():
-        raise ConfigError(f"company.tag: letters and digits only, got {tag!r}")
-    if not (0 < config.smtp.port < 65536):
-        raise ConfigError(f"smtp.port: out of range: {config.smtp.port}")
+        fail("company", "tag", f"letters and digits only, got {tag!r}")
+    for section, port in (("smtp", config.smtp.port), ("web", config.web.port)):
+        if not (0 < port < 65536):
+            fail(section, "port", f"out of range: {port}")
     if config.smtp.max_message_size < 1024:
-        raise ConfigError("smtp.max_message_size: must be at least 1024 bytes")
+        fail("smtp", "max_message_size", "must be at least 1024 bytes")
     if not config.database.url.startswith(("sqlite:", "postgresql")):
-        raise ConfigError("database.url: must be a sqlite:/// or postgresql+psycopg:// URL")
-    try:
-        from zoneinfo import ZoneInfo
+        fail("database", "url", "must be a sqlite:/// or postgresql+psycopg:// URL")
+    if not _known_timezone(config.company.timezone):
+        fail("company", "timezone", f"unknown time zone {config.company.timezone!r}")
 
-        ZoneInfo(config.company.timezone)
+
+def _known_timezone(name: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
     except Exception:
-        raise ConfigError(
-            f"company.timezone: unknown time zone {config.company.timezone!r}"
-        ) from None
+        return False
+    return True

@@ -16,6 +16,8 @@ _EMAIL = re.compile(
     r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z]{2,}$"
 )
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
+# The column sizes in the tables: PostgreSQL refuses longer values, SQLite would keep them.
+MAX_LENGTH = {"email": 320, "name": 200, "account": 200, "reseller": 200}
 
 
 @dataclass(frozen=True)
@@ -40,21 +42,15 @@ def read_contacts(text: str) -> tuple[list[ContactRow], list[str]]:
     rows, errors, seen = [], [], {}
     for record in reader:
         line = reader.line_num
-        values = {k: (v or "").strip() for k, v in record.items() if k}
+        if None in record or None in record.values():
+            # A row wider or narrower than the header (often an unquoted comma in a name,
+            # which shifts every later column) is refused rather than guessed at.
+            found = len(header) + len(record.get(None) or []) - list(record.values()).count(None)
+            errors.append(f"line {line}: {found} fields, the header has {len(header)}")
+            continue
+        values = {k: v.strip() for k, v in record.items()}
         email = values["email"].lower()
-        problems = []
-        if not _EMAIL.match(email):
-            problems.append(f"invalid email address {values['email']!r}")
-        elif email in seen:
-            problems.append(f"{email} already appears on line {seen[email]}")
-        if not values["account"]:
-            problems.append("account is empty")
-        if values["role"].lower() not in ROLES:
-            problems.append(f"role {values['role']!r} is not one of {', '.join(ROLES)}")
-        if not _LANGUAGE.match(values["language"].lower()):
-            problems.append(f"language {values['language']!r} is not a two-letter code")
-        if any(ch in values["name"] for ch in "\r\n\x00"):
-            problems.append("name contains a line break")
+        problems = _problems(values, email, seen)
         if problems:
             errors.extend(f"line {line}: {problem}" for problem in problems)
             continue
@@ -71,3 +67,23 @@ def read_contacts(text: str) -> tuple[list[ContactRow], list[str]]:
             )
         )
     return rows, errors
+
+
+def _problems(values: dict[str, str], email: str, seen: dict[str, int]) -> list[str]:
+    problems = []
+    if len(email) > MAX_LENGTH["email"] or not _EMAIL.match(email):
+        problems.append(f"invalid email address {values['email']!r}")
+    elif email in seen:
+        problems.append(f"{email} already appears on line {seen[email]}")
+    if not values["account"]:
+        problems.append("account is empty")
+    if values["role"].lower() not in ROLES:
+        problems.append(f"role {values['role']!r} is not one of {', '.join(ROLES)}")
+    if not _LANGUAGE.match(values["language"].lower()):
+        problems.append(f"language {values['language']!r} is not a two-letter code")
+    if any(ch in values["name"] for ch in "\r\n\x00"):
+        problems.append("name contains a line break")
+    for column in ("name", "account", "reseller"):
+        if len(values.get(column, "")) > MAX_LENGTH[column]:
+            problems.append(f"{column} is longer than {MAX_LENGTH[column]} characters")
+    return problems
