@@ -205,25 +205,18 @@ def test_bad_environment_values_name_the_key(variable, text, key):
     assert key in str(error.value) and variable in str(error.value)
 
 
-def test_imap_accounts_are_checked_too(tmp_path):
+def test_imap_accounts_are_read_and_their_keys_checked(tmp_path):
+    account = 'host = "imap.example"\nusername = "support"\npassword_env = "IMAP_PASSWORD"\n'
     path = tmp_path / "config.toml"
-    path.write_text(
-        '[imap]\nenabled = true\n\n[[imap.accounts]]\nhost = "imap.example"\n'
-        'username = "support"\nfolders = ["INBOX", "Support"]\n\n'
-        '[[imap.accounts]]\nhost = "imap2.example"\nsecurity = "ssl3"\n'
-    )
-    with pytest.raises(ConfigError, match=r"imap\.accounts\[1\]\.security"):
+    path.write_text(f'[[imap.accounts]]\n{account}folders = ["INBOX", "Support"]\n')
+    [read] = load(path, environ={}).imap.accounts
+    assert (read.host, read.port, read.folders) == ("imap.example", 993, ("INBOX", "Support"))
+    path.write_text(f'[[imap.accounts]]\n{account}\n[[imap.accounts]]\n{account}usrname = "x"\n')
+    with pytest.raises(ConfigError, match=r"imap\.accounts\[1\]\.usrname"):
         load(path, environ={})
-    path.write_text('[[imap.accounts]]\nhost = "imap.example"\nusrname = "x"\n')
-    with pytest.raises(ConfigError, match=r"imap\.accounts\[0\]\.usrname"):
+    path.write_text(f'[[imap.accounts]]\n{account}port = "993"\n')
+    with pytest.raises(ConfigError, match=r"imap\.accounts\[0\]\.port"):
         load(path, environ={})
-    path.write_text('[[imap.accounts]]\nhost = "imap.example"\nfolders = ["INBOX", "Support"]\n')
-    [account] = load(path, environ={}).imap.accounts
-    assert (account.host, account.port, account.folders) == (
-        "imap.example",
-        993,
-        ("INBOX", "Support"),
-    )
 
 
 def test_missing_config_file(tmp_path):
