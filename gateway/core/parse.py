@@ -20,7 +20,9 @@ from gateway.core.htmltext import html_to_text
 from gateway.core.model import Address, AutoSignals, ParsedAttachment, ParsedMail
 
 LOOP_HEADER = "X-Gateway-Loop"
-_MSGID = re.compile(r"<[^<>\s]{1,900}>")
+# Control characters are never valid in a msg-id (RFC 5322 3.6.4); a NUL would also be
+# refused by PostgreSQL and turn every delivery attempt into a 451.
+_MSGID = re.compile(r"<[^<>\s\x00-\x1f\x7f]{1,900}>")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u0085\u2028\u2029]")
 _MAX_SUBJECT = 500
 
@@ -49,8 +51,8 @@ def parse(raw: bytes, message_id: str) -> ParsedMail:
         defects.append("nul-bytes")
         raw = raw.replace(b"\x00", b"")
     mail = mailparser.parse_from_bytes(raw)
-    defects.extend(sorted(mail.defects_categories or ()))
     message = mail.message
+    defects.extend(_defect_names(mail, message))
     headers = {k.lower(): str(v) for k, v in message.items()} if message is not None else {}
     if "message-id" not in headers:
         defects.append("no-message-id")
@@ -82,6 +84,15 @@ def parse(raw: bytes, message_id: str) -> ParsedMail:
     )
 
 
+def _defect_names(mail, message) -> list[str]:
+    """mailparser's defect list, plus those the stdlib finds only while decoding a body
+    (bad base64), which it attaches to the part after mailparser has collected its list."""
+    names = set(mail.defects_categories or ())
+    if message is not None:
+        names.update(type(d).__name__ for part in message.walk() for d in part.defects)
+    return sorted(names)
+
+
 def _addresses(values: list[str]) -> tuple[Address, ...]:
     found = []
     for name, addr in email.utils.getaddresses([str(v) for v in values]):
@@ -108,11 +119,7 @@ def _attachments(items: list[dict], defects: list[str]) -> tuple[ParsedAttachmen
     for item in items:
         payload = item.get("payload") or ""
         if item.get("binary"):
-            try:
-                data = base64.b64decode(payload)
-            except (binascii.Error, ValueError):
-                defects.append("bad-attachment-encoding")
-                data = payload.encode("utf-8", "replace")
+            data = _base64(payload, defects)
         else:
             data = payload.encode("utf-8", "replace")
         found.append(
@@ -124,6 +131,19 @@ def _attachments(items: list[dict], defects: list[str]) -> tuple[ParsedAttachmen
             )
         )
     return tuple(found)
+
+
+def _base64(payload: str, defects: list[str]) -> bytes:
+    """Strict decode to notice damage, then the lenient decode mail clients show anyway."""
+    compact = "".join(payload.split())
+    try:
+        return base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        defects.append("bad-attachment-encoding")
+    try:
+        return base64.b64decode(compact)
+    except (binascii.Error, ValueError):
+        return payload.encode("utf-8", "replace")
 
 
 def clean_filename(name: str) -> str:
