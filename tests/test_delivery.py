@@ -102,7 +102,7 @@ def events(gw, kind: str) -> list[dict]:
 
 
 def delay_of(row: Outbox, clock) -> timedelta:
-    return row.next_attempt_at.astimezone(clock().tzinfo) - clock()
+    return row.next_attempt_at - clock()
 
 
 def within(delay: timedelta, minutes: float) -> bool:
