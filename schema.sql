@@ -109,12 +109,14 @@ CREATE TABLE ticket (
 	sla_due_at TIMESTAMP WITH TIME ZONE, 
 	first_response_at TIMESTAMP WITH TIME ZONE, 
 	resolved_at TIMESTAMP WITH TIME ZONE, 
+	merged_into_id INTEGER, 
 	PRIMARY KEY (id), 
 	FOREIGN KEY(requester_id) REFERENCES contact (id), 
 	FOREIGN KEY(account_id) REFERENCES account (id), 
 	FOREIGN KEY(department_id) REFERENCES department (id), 
 	FOREIGN KEY(assignee_id) REFERENCES staff (id), 
-	UNIQUE (reply_token)
+	UNIQUE (reply_token), 
+	FOREIGN KEY(merged_into_id) REFERENCES ticket (id)
 );
 
 CREATE INDEX ix_ticket_account_id ON ticket (account_id);
@@ -151,6 +153,7 @@ CREATE TABLE message (
 	header_message_id VARCHAR(998) NOT NULL, 
 	subject TEXT NOT NULL, 
 	body_text TEXT NOT NULL, 
+	new_text TEXT NOT NULL, 
 	auth_verdict VARCHAR(200) NOT NULL, 
 	flags VARCHAR(500) NOT NULL, 
 	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
@@ -192,6 +195,22 @@ CREATE INDEX ix_outbox_recipient_key ON outbox (recipient_key);
 CREATE INDEX ix_outbox_status ON outbox (status);
 
 CREATE INDEX ix_outbox_ticket_id ON outbox (ticket_id);
+
+CREATE TABLE ticketcc (
+	ticket_id INTEGER NOT NULL, 
+	contact_id INTEGER NOT NULL, 
+	PRIMARY KEY (ticket_id, contact_id), 
+	FOREIGN KEY(ticket_id) REFERENCES ticket (id), 
+	FOREIGN KEY(contact_id) REFERENCES contact (id)
+);
+
+CREATE TABLE watch (
+	ticket_id INTEGER NOT NULL, 
+	staff_id INTEGER NOT NULL, 
+	PRIMARY KEY (ticket_id, staff_id), 
+	FOREIGN KEY(ticket_id) REFERENCES ticket (id), 
+	FOREIGN KEY(staff_id) REFERENCES staff (id)
+);
 
 CREATE TABLE attachment (
 	id SERIAL NOT NULL, 

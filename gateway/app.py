@@ -17,10 +17,12 @@ from pathlib import Path
 from gateway import intake
 from gateway.config import Config
 from gateway.core.model import Policy
-from gateway.edges import smtp_in, smtp_out, workers
+from gateway.edges import imap_in, smtp_in, smtp_out, workers
 from gateway.notices import Company, Notices
 from gateway.outbox import Delivery, MailSender, Renderer, RetryPolicy
 from gateway.process import Processor, Settings
+from gateway.staff_desk import StaffDesk, StaffSettings
+from gateway.staff_notices import StaffNotices
 from gateway.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,57 @@ def build_sender(config: Config, environ: dict | None = None) -> MailSender:
     )
 
 
+def build_pollers(
+    config: Config,
+    db: Database,
+    clock: Callable[[], datetime],
+    on_accept: Callable[[], None],
+    environ: dict | None = None,
+) -> list[imap_in.Poller]:
+    """One poller per `[[imap.accounts]]`, storing through the same intake as SMTP."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    domain = config.company.domain
+
+    def store(mails: list[intake.RawMail]) -> list[intake.Accepted]:
+        return intake.accept(db, mails, clock(), domain)
+
+    pollers = []
+    for account in config.imap.accounts:
+        if account.password_env and account.password_env not in environ:
+            log.warning("imap %s: %s is not set", account.username, account.password_env)
+        login = imap_in.Login(
+            account.username,
+            password=environ.get(account.password_env, "") if account.password_env else "",
+            token_file=config.path(account.xoauth2_token_file)
+            if account.xoauth2_token_file
+            else None,
+            token_command=account.xoauth2_token_command,
+        )
+        user = account.username
+        mailbox = imap_in.Mailbox(
+            account.host,
+            account.port,
+            account.security,
+            login,
+            account.folders,
+            account.processed_folder,
+            address=user if "@" in user else config.company.support_address,
+        )
+        pollers.append(
+            imap_in.Poller(
+                mailbox,
+                store,
+                on_accept,
+                config.accepted_domains,
+                config.imap.poll_seconds,
+                max_message_size=config.smtp.max_message_size,
+            )
+        )
+    return pollers
+
+
 class Gateway:
     def __init__(
         self,
@@ -62,20 +115,29 @@ class Gateway:
         self.config, self.clock = config, clock
         self.db = Database(config.database_url, busy_timeout_ms=config.database.busy_timeout_ms)
         company = config.company
-        self.notices = Notices(
-            Renderer(templates_dir, company.language),
-            Company(
-                name=company.name,
-                support_address=company.support_address,
-                domain=company.domain,
-                tag=company.tag,
-                language=company.language,
-                first_response_minutes=config.sla.first_response_minutes,
+        renderer = Renderer(templates_dir, company.language)
+        about = Company(
+            name=company.name,
+            support_address=company.support_address,
+            domain=company.domain,
+            tag=company.tag,
+            language=company.language,
+            first_response_minutes=config.sla.first_response_minutes,
+        )
+        self.notices = Notices(renderer, about)
+        staff_notices = StaffNotices(renderer, about)
+        staff_desk = StaffDesk(
+            staff_notices,
+            StaffSettings(
+                trusted_authserv_ids=config.auth.trusted_authserv_ids,
+                insecure_trust_staff_from=config.auth.insecure_trust_staff_from,
             ),
         )
         self.processor = Processor(
             self.db,
             self.notices,
+            staff_notices,
+            staff_desk,
             Settings(
                 support_address=company.support_address,
                 complaints_address=company.complaints_address,
@@ -88,6 +150,7 @@ class Gateway:
                     stranger_notice_hours=config.limits.stranger_notice_hours,
                 ),
                 batch_size=config.processing.batch_size,
+                default_department=config.routing.default_department,
             ),
             clock,
         )
@@ -108,6 +171,11 @@ class Gateway:
         self.process_worker = workers.Worker("processor", self._process_step, sweep)
         self.committer = intake.GroupCommitter(
             self.db, clock, company.domain, on_commit=self.process_worker.wake
+        )
+        self.pollers = (
+            build_pollers(config, self.db, clock, self.process_worker.wake)
+            if config.imap.enabled
+            else []
         )
         self.controller = None
         self.scheduler = None
@@ -143,6 +211,8 @@ class Gateway:
             self.config.company.domain or socket.getfqdn(),
         )
         self.controller.start()
+        for poller in self.pollers:
+            poller.start()
         sweep = self.config.processing.sweep_seconds
         self.scheduler = workers.make_scheduler(
             [
@@ -163,6 +233,8 @@ class Gateway:
             self.scheduler.shutdown(wait=False)
         if self.controller is not None:
             self.controller.stop()
+        for poller in self.pollers:
+            poller.stop()
         self.committer.stop()
         self.process_worker.stop()
         self.delivery_worker.stop()

@@ -91,6 +91,13 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class RoutingConfig:
+    """Where new tickets go before anyone transfers them ("" = every staff member is told)."""
+
+    default_department: str = ""
+
+
+@dataclass(frozen=True)
 class ProcessingConfig:
     sweep_seconds: int = 30
     batch_size: int = 64
@@ -127,6 +134,7 @@ class Config:
     sla: SlaConfig = field(default_factory=SlaConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     processing: ProcessingConfig = field(default_factory=ProcessingConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
     imap: ImapConfig = field(default_factory=ImapConfig)
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -166,6 +174,7 @@ _SECTIONS: dict[str, type] = {
     "sla": SlaConfig,
     "limits": LimitsConfig,
     "processing": ProcessingConfig,
+    "routing": RoutingConfig,
 }
 
 _CHOICES = {

@@ -30,8 +30,12 @@ from gateway.core.model import (
     Sender,
     SenderKind,
 )
+from gateway.core.quotes import new_text
 from gateway.notices import Notices
-from gateway.store import repo
+from gateway.staff_commands import involved_staff
+from gateway.staff_desk import StaffDesk
+from gateway.staff_notices import StaffNotices
+from gateway.store import repo, staffing
 from gateway.store.db import Database
 from gateway.store.tables import Inbound
 
@@ -46,6 +50,7 @@ class Settings:
     tag: str
     policy: Policy
     batch_size: int = 64
+    default_department: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,10 +65,13 @@ class Processor:
         self,
         db: Database,
         notices: Notices,
+        staff_notices: StaffNotices,
+        staff_desk: StaffDesk,
         settings: Settings,
         clock: Callable[[], datetime],
     ):
         self.db, self.notices, self.settings, self.clock = db, notices, settings, clock
+        self.staff_notices, self.staff_desk = staff_notices, staff_desk
 
     def run_once(self) -> tuple[int, int]:
         """Process a batch of pending rows; returns (processed, mails queued)."""
@@ -113,10 +121,14 @@ class Processor:
         keys = threads.keys_for(
             mail, envelope.rcpt_tos, self.settings.support_address, self.settings.tag
         )
+        if sender.kind is SenderKind.STAFF:
+            return self.staff_desk.handle(session, row, mail, envelope, sender.staff, keys, now)
         candidates = Candidates(
-            by_token=repo.ticket_by_token(session, keys.token),
-            by_reference=repo.ticket_by_references(session, keys.references),
-            by_tag=repo.ticket_by_id(session, keys.tag_number),
+            by_token=self._surviving(session, repo.ticket_by_token(session, keys.token)),
+            by_reference=self._surviving(
+                session, repo.ticket_by_references(session, keys.references)
+            ),
+            by_tag=self._surviving(session, repo.ticket_by_id(session, keys.tag_number)),
         )
         flags = list(mail.defects)
         if repo.earlier_inbound_with_message_id(session, row):
@@ -141,6 +153,19 @@ class Processor:
         if isinstance(decision, AddToTicket):
             return self._add(session, row, mail, decision, flags, now)
         return self._hold(session, row, mail, decision, now)
+
+    def _default_department(self, session) -> int | None:
+        name = self.settings.default_department
+        department = staffing.department_by_name(session, name) if name else None
+        return department.id if department else None
+
+    @staticmethod
+    def _surviving(session, found):
+        """A merged ticket's mail goes to the ticket it was merged into."""
+        if found is None:
+            return None
+        ticket = staffing.resolve_merged(session, repo.get_ticket(session, found.id))
+        return repo.ticket_info(ticket) if ticket is not None else None
 
     def _sender(self, session, mail: ParsedMail) -> Sender:
         author = mail.sender
@@ -177,6 +202,7 @@ class Processor:
             header_message_id=mail.message_id,
             subject=mail.subject,
             body_text=mail.text,
+            new_text=new_text(mail.text, mail.html),
             flags=",".join(flags)[:500],
             created_at=now,
         )
@@ -193,30 +219,32 @@ class Processor:
             requester_id=contact.id,
             account_id=contact.account_id,
             language=contact.language,
+            department_id=self._default_department(session),
             created_at=now,
             updated_at=now,
             sla_due_at=decision.sla_due_at,
         )
-        self._store_message(session, row, mail, ticket.id, contact.id, flags, now)
+        message = self._store_message(session, row, mail, ticket.id, contact.id, flags, now)
         repo.add_event(
             session, now, "ticket-opened", ticket_id=ticket.id, actor=contact.email,
             detail={"category": decision.category, "inbound_id": row.id},
         )  # fmt: skip
+        queued = self._tell_staff(session, ticket, message, "New ticket", "staff-new-ticket", now)
         if not decision.confirm:
             repo.add_event(
                 session, now, "confirmation-withheld", ticket_id=ticket.id, actor=contact.email,
                 detail={"reason": decision.withheld_reason},
             )  # fmt: skip
-            return 0
+            return queued
         self.notices.confirmation(session, ticket, contact, mail, now)
-        return 1
+        return queued + 1
 
     def _add(self, session, row, mail, decision: AddToTicket, flags, now) -> int:
         ticket = repo.get_ticket(session, decision.ticket.id)
         if decision.automatic:
             flags = [*flags, "automatic"]
         sender_id = repo.find_contact(session, mail.sender.email).id
-        self._store_message(session, row, mail, ticket.id, sender_id, flags, now)
+        message = self._store_message(session, row, mail, ticket.id, sender_id, flags, now)
         kind = "auto-reply-recorded" if decision.automatic else "customer-replied"
         repo.add_event(
             session, now, kind, ticket_id=ticket.id, actor=mail.sender.email,
@@ -230,7 +258,22 @@ class Processor:
             )  # fmt: skip
             ticket.status, ticket.resolved_at = "open", None
         session.add(ticket)
-        return 0
+        if decision.automatic:
+            return 0
+        return self._tell_staff(
+            session, ticket, message, "Customer follow-up", "staff-follow-up", now
+        )
+
+    def _tell_staff(self, session, ticket, message, what: str, kind: str, now) -> int:
+        """Notify the staff involved: the customer's new text on top, then the history."""
+        members = involved_staff(session, ticket)
+        author = message.author_email
+        sent = self.staff_notices.notify_staff(
+            session, ticket, members, headline=f"{what} from {author}:",
+            text=message.new_text or message.body_text, internal=False, kind=kind, now=now,
+            skip_message_id=message.id,
+        )  # fmt: skip
+        return len(sent)
 
     def _hold(self, session, row, mail, decision: Hold, now) -> int:
         sender = mail.sender.email if mail.sender else ""

@@ -23,7 +23,6 @@ from gateway.core.model import (
     Policy,
     Sender,
     SenderKind,
-    StaffInfo,
     TicketInfo,
 )
 
@@ -134,12 +133,6 @@ def test_reply_reopens_resolved_ticket():
     resolved = TicketInfo(7, "resolved", 1, 10, "t" * 26, "x", "fr")
     decision = run(CONTACT, candidates=Candidates(by_tag=resolved))
     assert decision.reopen
-
-
-def test_staff_mail_is_not_ticketed_as_customer_mail():
-    staff = Sender(SenderKind.STAFF, "agent@s.example", staff=StaffInfo(1, "agent@s.example",
-                   "Agent", None, "agent"))  # fmt: skip
-    assert isinstance(run(staff), Hold)
 
 
 def test_no_single_sender_is_held():

@@ -24,13 +24,9 @@ REOPENING_STATUSES = ("resolved", "closed")
 
 
 def decide(inp: DecisionInput) -> Decision:
+    """The decision for customer and stranger mail (staff mail goes to the staff desk)."""
     auto_reason = senders.automatic_reason(inp.mail, inp.envelope)
     sender = inp.sender
-    if sender.kind is SenderKind.STAFF:
-        return Hold(
-            reason="staff-mail",
-            detail="mail from a staff address is held until the staff workflow takes it",
-        )
     if sender.kind is SenderKind.CONTACT and sender.contact is not None:
         found = threads.match(sender, inp.candidates)
         if found is not None:

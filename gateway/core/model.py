@@ -58,6 +58,7 @@ class ParsedMail:
     auto: AutoSignals
     received_count: int
     defects: tuple[str, ...] = ()
+    auth_results: tuple[str, ...] = ()  # Authentication-Results values, topmost first
 
     @property
     def sender(self) -> Address | None:

@@ -81,6 +81,10 @@ def parse(raw: bytes, message_id: str) -> ParsedMail:
         auto=_auto_signals(headers),
         received_count=len(message.get_all("received", [])) if message is not None else 0,
         defects=tuple(defects),
+        auth_results=tuple(
+            clean_line(str(v), 2000)
+            for v in (message.get_all("authentication-results", []) if message is not None else [])
+        ),
     )
 
 

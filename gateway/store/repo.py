@@ -233,6 +233,10 @@ def add_quarantine(
     )
 
 
+def quarantine_for(session: Session, inbound_id: int) -> Quarantine | None:
+    return session.exec(select(Quarantine).where(Quarantine.inbound_id == inbound_id)).first()
+
+
 def list_quarantine(session: Session, limit: int) -> list[Quarantine]:
     query = select(Quarantine).order_by(col(Quarantine.id).desc()).limit(limit)
     return list(session.exec(query))

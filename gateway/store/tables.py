@@ -62,6 +62,21 @@ class Ticket(SQLModel, table=True):
     sla_due_at: datetime | None = None
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
+    merged_into_id: int | None = Field(default=None, foreign_key="ticket.id")
+
+
+class Watch(SQLModel, table=True):
+    """A staff member who asked for every notification of a ticket."""
+
+    ticket_id: int = Field(foreign_key="ticket.id", primary_key=True)
+    staff_id: int = Field(foreign_key="staff.id", primary_key=True)
+
+
+class TicketCc(SQLModel, table=True):
+    """A contact of the ticket's account copied on public replies."""
+
+    ticket_id: int = Field(foreign_key="ticket.id", primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", primary_key=True)
 
 
 class Inbound(SQLModel, table=True):
@@ -97,7 +112,8 @@ class Message(SQLModel, table=True):
     message_id: str = Field(unique=True, max_length=998)
     header_message_id: str = Field(default="", max_length=998)
     subject: str = Field(default="", sa_column=Column(Text, nullable=False))
-    body_text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    body_text: str = Field(default="", sa_column=Column(Text, nullable=False))  # full text
+    new_text: str = Field(default="", sa_column=Column(Text, nullable=False))  # quotes removed
     auth_verdict: str = Field(default="none", max_length=200)
     flags: str = Field(default="", max_length=500)  # comma-separated defects and notes
     created_at: datetime
@@ -171,6 +187,8 @@ ALL_TABLES = [
     Department,
     Staff,
     Ticket,
+    Watch,
+    TicketCc,
     Inbound,
     Message,
     Blob,

@@ -1,0 +1,128 @@
+"""The grammar of staff commands by mail: slash lines at the top of the body, one per line.
+
+Parsing only checks the shape of each line (known verb, allowed choice, argument present);
+whether a name, department or ticket exists is checked later against the database. A line
+that is wrong comes back as an error quoting it with the valid choices.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+STATUSES = ("open", "pending", "resolved", "closed")
+PRIORITIES = ("low", "normal", "high", "urgent")
+VERBS = (
+    "note",
+    "assign",
+    "transfer",
+    "status",
+    "priority",
+    "complaint",
+    "merge",
+    "cc",
+    "watch",
+    "unwatch",
+    "show",
+)
+USAGE = {
+    "note": "/note",
+    "assign": "/assign NAME|EMAIL|me",
+    "transfer": "/transfer DEPARTMENT",
+    "status": "/status " + "|".join(STATUSES),
+    "priority": "/priority " + "|".join(PRIORITIES),
+    "complaint": "/complaint",
+    "merge": "/merge TICKET-NUMBER",
+    "cc": "/cc add|remove ADDRESS",
+    "watch": "/watch",
+    "unwatch": "/unwatch",
+    "show": "/show",
+}
+_LINE = re.compile(r"^/([a-z-]+)\b\s*(.*)$", re.IGNORECASE)
+_NOTE_SUBJECT = re.compile(r"\[note\]", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Command:
+    verb: str
+    argument: str = ""
+    option: str = ""  # for /cc: add | remove
+    line: str = ""
+
+
+@dataclass(frozen=True)
+class CommandError:
+    line: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ParsedCommands:
+    commands: tuple[Command, ...]
+    errors: tuple[CommandError, ...]
+    body: str  # the text below the commands
+    internal: bool  # /note or [note] in the subject
+
+    @property
+    def actions(self) -> tuple[Command, ...]:
+        return tuple(c for c in self.commands if c.verb != "note")
+
+
+def parse_commands(text: str, subject: str = "") -> ParsedCommands:
+    """Read command lines from the top of `text` (blank lines between them allowed)."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    commands: list[Command] = []
+    errors: list[CommandError] = []
+    index = 0
+    while index < len(lines):
+        stripped = lines[index].strip()
+        if not stripped:
+            index += 1
+            continue
+        if not stripped.startswith("/") or stripped.startswith("//"):
+            break
+        command, error = _parse_line(stripped)
+        if error:
+            errors.append(error)
+        else:
+            commands.append(command)
+        index += 1
+    body = "\n".join(lines[index:]).strip("\n")
+    internal = bool(_NOTE_SUBJECT.search(subject)) or any(c.verb == "note" for c in commands)
+    return ParsedCommands(tuple(commands), tuple(errors), body, internal)
+
+
+def _parse_line(line: str) -> tuple[Command | None, CommandError | None]:
+    match = _LINE.match(line)
+    if not match:
+        return None, CommandError(line, "not a command; valid commands: " + _all_usage())
+    verb, argument = match.group(1).lower(), " ".join(match.group(2).split())
+    if verb not in VERBS:
+        return None, CommandError(line, f"unknown command /{verb}; valid commands: {_all_usage()}")
+    if verb in ("note", "complaint", "watch", "unwatch", "show"):
+        if argument:
+            return None, CommandError(line, f"/{verb} takes no argument; usage: {USAGE[verb]}")
+        return Command(verb, line=line), None
+    if not argument:
+        return None, CommandError(line, f"/{verb} needs an argument; usage: {USAGE[verb]}")
+    if verb == "status" and argument.lower() not in STATUSES:
+        return None, CommandError(line, f"unknown status {argument!r}; usage: {USAGE[verb]}")
+    if verb == "priority" and argument.lower() not in PRIORITIES:
+        return None, CommandError(line, f"unknown priority {argument!r}; usage: {USAGE[verb]}")
+    if verb == "merge":
+        number = argument.lstrip("#")
+        if not number.isdigit():
+            return None, CommandError(line, f"not a ticket number; usage: {USAGE[verb]}")
+        return Command(verb, number, line=line), None
+    if verb == "cc":
+        option, _, address = argument.partition(" ")
+        if option.lower() not in ("add", "remove") or "@" not in address or " " in address:
+            return None, CommandError(line, f"usage: {USAGE[verb]}")
+        return Command(verb, address.strip("<>").lower(), option.lower(), line=line), None
+    if verb in ("status", "priority"):
+        argument = argument.lower()
+    return Command(verb, argument, line=line), None
+
+
+def _all_usage() -> str:
+    return ", ".join(USAGE[v] for v in VERBS)

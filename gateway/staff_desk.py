@@ -1,0 +1,229 @@
+"""Staff mail: verify the sender, find the ticket, then relay a reply, keep a note, run commands.
+
+Unverified staff mail runs nothing and relays nothing: it is held and the real staff member is
+alerted. Commands are all or nothing: every line is checked (`staff_commands.plan`) before any
+is applied, and a single bad line sends the author an error quoting it, with nothing applied
+and nothing relayed.
+"""
+
+from __future__ import annotations
+
+import html as html_module
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway import compose, staff_commands
+from gateway.core import commands, senders, trust
+from gateway.core.model import Envelope, ParsedMail, StaffInfo, ThreadKeys
+from gateway.core.quotes import new_text
+from gateway.staff_notices import Sent, StaffNotices
+from gateway.store import repo, staffing
+from gateway.store.tables import Inbound, Staff, Ticket
+
+NOTE_KINDS = ("staff-note", "staff-show")  # a reply to these stays internal
+
+
+@dataclass(frozen=True)
+class StaffSettings:
+    trusted_authserv_ids: tuple[str, ...]
+    insecure_trust_staff_from: bool
+
+
+class StaffDesk:
+    def __init__(self, notices: StaffNotices, settings: StaffSettings):
+        self.notices, self.settings = notices, settings
+
+    def handle(
+        self,
+        session,
+        row: Inbound,
+        mail: ParsedMail,
+        envelope: Envelope,
+        info: StaffInfo,
+        keys: ThreadKeys,
+        now: datetime,
+    ) -> int:
+        """Apply one staff mail; returns the number of mails queued."""
+        staff = staffing.staff_by_id(session, info.id)
+        verdict = trust.staff_verdict(
+            mail.auth_results,
+            self.settings.trusted_authserv_ids,
+            staff.email.rpartition("@")[2],
+            insecure_trust_from=self.settings.insecure_trust_staff_from,
+        )
+        if verdict.result != "pass":
+            return self._hold_unverified(session, row, staff, str(verdict), now)
+        if staffing.staff_message_seen(session, mail.message_id):
+            repo.add_quarantine(
+                session, row.id, now, "replayed-staff-mail",
+                "this staff Message-ID was already executed once", staff.email,
+            )  # fmt: skip
+            return 0
+        ticket, answered_kind = self._find_ticket(session, mail, keys)
+        automatic = senders.automatic_reason(mail, envelope)
+        if automatic is not None:
+            return self._record_automatic(session, row, staff, ticket, automatic, now)
+        if ticket is None:
+            return self._no_ticket(session, row, mail, staff, now)
+        text = new_text(mail.text, mail.html)
+        parsed = commands.parse_commands(text, mail.subject)
+        steps, plan_errors = staff_commands.plan(session, ticket, staff, parsed.actions)
+        errors = _in_line_order(text, [*parsed.errors, *plan_errors])
+        if errors:
+            return self._reject(session, ticket, staff, mail, errors, now)
+        internal = parsed.internal or answered_kind in NOTE_KINDS
+        outcome = staff_commands.Outcome()
+        body = parsed.body.strip()
+        posting = bool(body or mail.attachments)
+        if posting and not internal and ticket.status in ("resolved", "closed"):
+            outcome.recorded.append(f"ticket reopened (it was {ticket.status})")
+            outcome.reopened = True
+            ticket.status, ticket.resolved_at = "open", None
+        for step in steps:  # first, so a /cc add above a reply receives that reply
+            staff_commands.apply(session, self.notices, ticket, staff, step, outcome, now)
+        if posting:
+            self._post(session, row, mail, ticket, staff, body, internal, verdict, outcome, now)
+        session.add(ticket)
+        if parsed.commands or outcome.reopened or not (body or mail.attachments):
+            self._receipt(session, ticket, staff, mail, internal, outcome, now)
+        return len(outcome.sent) + 1
+
+    def _find_ticket(self, session, mail: ParsedMail, keys: ThreadKeys):
+        """Staff are participants of every ticket: references to our mail first, then the tag."""
+        found = staffing.outbox_kind_for(session, keys.references)
+        ticket = repo.get_ticket(session, found[0]) if found else None
+        kind = found[1] if found else ""
+        if ticket is None:
+            reference = repo.ticket_by_references(session, keys.references)
+            ticket = repo.get_ticket(session, reference.id) if reference else None
+        if ticket is None and keys.tag_number:
+            ticket = repo.get_ticket(session, keys.tag_number)
+        return staffing.resolve_merged(session, ticket), kind
+
+    def _post(self, session, row, mail, ticket: Ticket, staff: Staff, body, internal, verdict,
+              outcome, now) -> None:  # fmt: skip
+        """Store the staff message, then relay it to the customer or copy it to staff."""
+        message = repo.add_message(
+            session,
+            ticket_id=ticket.id,
+            inbound_id=row.id,
+            direction="in" if internal else "out",
+            visibility="internal" if internal else "public",
+            author_staff_id=staff.id,
+            author_email=staff.email,
+            message_id=_unique_message_id(session, mail, row),
+            header_message_id=mail.message_id,
+            subject=mail.subject,
+            body_text=mail.text,
+            new_text=body,
+            auth_verdict=str(verdict)[:200],
+            flags=",".join(mail.defects)[:500],
+            created_at=now,
+        )
+        for item in mail.attachments:
+            repo.add_attachment(session, message.id, item.filename, item.content_type, item.data)
+        ticket.updated_at = now
+        if internal:
+            outcome.recorded.append("internal note (not sent to the customer)")
+            members = staff_commands.involved_staff(session, ticket, exclude=staff.id)
+            outcome.sent += self.notices.notify_staff(
+                session, ticket, members, headline=f"Internal note from {staff.name}:",
+                text=body, internal=True, kind="staff-note", now=now, skip_message_id=message.id,
+            )  # fmt: skip
+            repo.add_event(session, now, "note-added", ticket_id=ticket.id, actor=staff.email)
+            return
+        attachments = tuple(
+            compose.OutgoingAttachment(a.filename, a.content_type, a.data) for a in mail.attachments
+        )
+        outcome.sent += self.notices.relay_reply(
+            session, ticket, staff, body, _html_from_text(body), attachments, now
+        )
+        outcome.recorded.append("public reply relayed to the customer")
+        outcome.customer_told = True
+        if ticket.first_response_at is None:
+            ticket.first_response_at = now
+        if ticket.status == "new":
+            ticket.status = "open"
+        repo.add_event(session, now, "staff-replied", ticket_id=ticket.id, actor=staff.email)
+
+    def _receipt(self, session, ticket, staff, mail, internal, outcome, now) -> None:
+        notified = sorted({s.to for s in outcome.sent if s.to != staff.email})
+        not_notified = []
+        if not outcome.customer_told:
+            requester = repo.contact_by_id(session, ticket.requester_id)
+            not_notified.append(f"the customer ({requester.email if requester else 'erased'})")
+        context = {
+            "subject": ticket.subject,
+            "ok": True,
+            "recorded": outcome.recorded or ["nothing to record"],
+            "notified": notified,
+            "not_notified": not_notified,
+            "errors": [],
+        }
+        self.notices.receipt(session, ticket, staff, context, now)
+
+    def _reject(self, session, ticket, staff, mail, errors, now) -> int:
+        context = {"subject": ticket.subject, "ok": False, "errors": errors,
+                   "recorded": [], "notified": [], "not_notified": []}  # fmt: skip
+        self.notices.receipt(session, ticket, staff, context, now)
+        repo.add_event(
+            session, now, "commands-rejected", ticket_id=ticket.id, actor=staff.email,
+            detail={"lines": [e.line for e in errors]},
+        )  # fmt: skip
+        return 1
+
+    def _hold_unverified(self, session, row, staff: Staff, verdict: str, now) -> int:
+        repo.add_quarantine(session, row.id, now, "unverified-staff", verdict, staff.email)
+        held = repo.quarantine_for(session, row.id)
+        self.notices.alert(session, staff, verdict, held.id, now)
+        repo.add_event(session, now, "staff-spoof-held", actor=staff.email,
+                       detail={"inbound_id": row.id, "verdict": verdict})  # fmt: skip
+        return 1
+
+    def _record_automatic(self, session, row, staff, ticket, reason, now) -> int:
+        """A staff out-of-office is never relayed; staff see it as an event on the ticket."""
+        if ticket is None:
+            repo.add_quarantine(session, row.id, now, "automatic", reason, staff.email)
+            return 0
+        repo.add_event(session, now, "staff-auto-reply", ticket_id=ticket.id, actor=staff.email,
+                       detail={"reason": reason, "inbound_id": row.id})  # fmt: skip
+        return 0
+
+    def _no_ticket(self, session, row, mail, staff, now) -> int:
+        repo.add_quarantine(
+            session, row.id, now, "staff-no-ticket",
+            "staff mail names no ticket (no reference to our mail, no known tag)", staff.email,
+        )  # fmt: skip
+        error = commands.CommandError(
+            mail.subject or "(no subject)",
+            "no ticket found: reply to a ticket notification, or keep [TAG #N] in the subject",
+        )
+        context = {"subject": mail.subject, "ok": False, "errors": [error],
+                   "recorded": [], "notified": [], "not_notified": []}  # fmt: skip
+        self.notices.receipt(session, None, staff, context, now)
+        return 1
+
+
+def _in_line_order(text: str, errors: list) -> list:
+    """Report every bad line at once, in the order the author wrote them."""
+    return sorted(errors, key=lambda e: text.find(e.line) if e.line in text else len(text))
+
+
+def _unique_message_id(session, mail: ParsedMail, row: Inbound) -> str:
+    if repo.message_id_taken(session, mail.message_id):
+        return (
+            f"<{row.content_digest[:32]}.reused@{mail.message_id.strip('<>').rpartition('@')[2]}>"
+        )
+    return mail.message_id
+
+
+def _html_from_text(text: str) -> str:
+    """The customer's HTML part, built from the cleaned text (so no quoted history survives)."""
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    body = "".join(
+        "<p>" + html_module.escape(p).replace("\n", "<br>\n") + "</p>\n" for p in paragraphs
+    )
+    return f'<!DOCTYPE html>\n<html><body style="font-family: sans-serif">\n{body}</body></html>\n'
+
+
+__all__ = ["StaffDesk", "StaffSettings", "Sent"]

@@ -1,0 +1,224 @@
+"""Mail around the staff workflow: notifications to staff, relayed replies to customers,
+receipts and errors for commands, spoof alerts and merge notices.
+
+Mail to staff comes From and Reply-To the support address, so a reply-all can never reach
+the customer; the customer's address appears only in the body. Relayed replies carry the staff
+member's name but never their address.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway import compose, outbox
+from gateway.core import threads
+from gateway.notices import Company
+from gateway.store import repo, staffing
+from gateway.store.tables import Contact, Message, Staff, Ticket
+
+HISTORY_ENTRIES = 6
+
+
+@dataclass(frozen=True)
+class Sent:
+    kind: str
+    to: str
+    message_id: str
+
+
+class StaffNotices:
+    def __init__(self, renderer: outbox.Renderer, company: Company):
+        self.renderer, self.company = renderer, company
+
+    def _tag(self, ticket: Ticket) -> str:
+        return threads.subject_tag(self.company.tag, ticket.id)
+
+    def _queue(self, session, draft, kind, ticket_id, now) -> str:
+        return outbox.enqueue(
+            session,
+            draft,
+            kind=kind,
+            ticket_id=ticket_id,
+            envelope_from=self.company.bounce_address,
+            now=now,
+            message_domain=self.company.domain,
+        )
+
+    def _to_staff(self, session, member: Staff, name: str, context: dict, kind, ticket_id, now):
+        rendered = self.renderer.render(name, self.company.language, context)
+        draft = compose.Draft(
+            from_name=self.company.name,
+            from_address=self.company.support_address,
+            to=(compose.Recipient(member.email, member.name),),
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            reply_to=self.company.support_address,
+            auto_submitted="auto-generated",
+            language=self.company.language,
+            loop_domain=self.company.domain,
+        )
+        return Sent(kind, member.email, self._queue(session, draft, kind, ticket_id, now))
+
+    def ticket_context(self, session, ticket: Ticket) -> dict:
+        requester = repo.contact_by_id(session, ticket.requester_id)
+        assignee = staffing.staff_by_id(session, ticket.assignee_id)
+        department = staffing.department(session, ticket.department_id)
+        return {
+            "tag": self._tag(ticket),
+            "subject": ticket.subject,
+            "requester": _person(requester.name, requester.email) if requester else "erased",
+            "ccs": [c.email for c in staffing.ccs(session, ticket.id)],
+            "assignee": assignee.name if assignee else "",
+            "department": department.name if department else "",
+            "status": ticket.status,
+            "priority": ticket.priority,
+            "category": ticket.category,
+            "sla_due": ticket.sla_due_at.strftime("%Y-%m-%d %H:%M UTC")
+            if ticket.sla_due_at and ticket.first_response_at is None
+            else "",
+        }
+
+    def history(self, session, ticket: Ticket, limit: int | None, skip_id=None) -> list[dict]:
+        entries = []
+        for message in reversed(repo.ticket_messages(session, ticket.id)):
+            if message.id == skip_id:
+                continue
+            entries.append(
+                {
+                    "label": _label(message),
+                    "at": message.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                    "author": message.author_email,
+                    "text": message.new_text or message.body_text,
+                }
+            )
+        return entries if limit is None else entries[:limit]
+
+    def notify_staff(
+        self,
+        session,
+        ticket: Ticket,
+        members: list[Staff],
+        *,
+        headline: str,
+        text: str,
+        internal: bool,
+        kind: str,
+        now: datetime,
+        skip_message_id: int | None = None,
+        full_history: bool = False,
+    ) -> list[Sent]:
+        context = self.ticket_context(session, ticket) | {
+            "headline": headline,
+            "text": text,
+            "internal": internal,
+            "history": self.history(
+                session, ticket, None if full_history else HISTORY_ENTRIES, skip_message_id
+            ),
+        }
+        return [
+            self._to_staff(session, member, "staff_notification", context, kind, ticket.id, now)
+            for member in members
+        ]
+
+    def relay_reply(
+        self,
+        session,
+        ticket: Ticket,
+        staff: Staff,
+        text: str,
+        html: str,
+        attachments: tuple[compose.OutgoingAttachment, ...],
+        now: datetime,
+    ) -> list[Sent]:
+        """The staff reply, to the requester and the ticket's CCs, threaded in their client."""
+        requester = repo.contact_by_id(session, ticket.requester_id)
+        recipients = [requester] + [
+            c for c in staffing.ccs(session, ticket.id) if c.id != requester.id
+        ]
+        lang = requester.language if requester.language in ("en", "fr") else self.company.language
+        rendered = self.renderer.render(
+            "staff_reply",
+            lang,
+            {
+                "tag": self._tag(ticket),
+                "subject": ticket.subject,
+                "text": text,
+                "staff_name": staff.name,
+                "company": self.company.name,
+            },
+        )
+        last = staffing.last_customer_message(session, ticket.id)
+        draft = compose.Draft(
+            from_name=f"{staff.name} - {self.company.name}",
+            from_address=self.company.support_address,
+            to=tuple(compose.Recipient(c.email, c.name) for c in recipients),
+            subject=rendered.subject,
+            text=rendered.text,
+            html=html,
+            reply_to=threads.token_address(self.company.support_address, ticket.reply_token),
+            in_reply_to=last.header_message_id if last else "",
+            references=tuple(staffing.public_message_ids(session, ticket.id)[-10:]),
+            language=lang,
+            loop_domain=self.company.domain,
+            attachments=attachments,
+        )
+        message_id = self._queue(session, draft, "reply", ticket.id, now)
+        return [Sent("reply", c.email, message_id) for c in recipients]
+
+    def receipt(self, session, ticket, staff: Staff, context: dict, now: datetime) -> Sent:
+        base = {"tag": self._tag(ticket) if ticket else "", "subject": context.pop("subject", "")}
+        return self._to_staff(
+            session, staff, "staff_receipt", base | context, "staff-receipt",
+            ticket.id if ticket else None, now,
+        )  # fmt: skip
+
+    def alert(self, session, staff: Staff, verdict: str, held_id: int, now: datetime) -> Sent:
+        context = {
+            "address": staff.email,
+            "support_address": self.company.support_address,
+            "verdict": verdict,
+            "held_id": held_id,
+        }
+        return self._to_staff(session, staff, "staff_alert", context, "staff-alert", None, now)
+
+    def merge_notice(self, session, source: Ticket, target: Ticket, contact: Contact, now) -> Sent:
+        lang = contact.language if contact.language in ("en", "fr") else self.company.language
+        rendered = self.renderer.render(
+            "merge_notice",
+            lang,
+            {
+                "source_tag": self._tag(source),
+                "target_tag": self._tag(target),
+                "subject": target.subject,
+                "company": self.company.name,
+            },
+        )
+        draft = compose.Draft(
+            from_name=self.company.name,
+            from_address=self.company.support_address,
+            to=(compose.Recipient(contact.email, contact.name),),
+            subject=rendered.subject,
+            text=rendered.text,
+            reply_to=threads.token_address(self.company.support_address, target.reply_token),
+            auto_submitted="auto-generated",
+            language=lang,
+            loop_domain=self.company.domain,
+        )
+        return Sent("merge-notice", contact.email, self._queue(session, draft, "merge-notice",
+                                                               target.id, now))  # fmt: skip
+
+
+def _person(name: str, email: str) -> str:
+    return f"{name} <{email}>" if name else email
+
+
+def _label(message: Message) -> str:
+    if message.visibility == "internal":
+        return "internal note"
+    if message.author_staff_id is not None:
+        return "staff reply"
+    if "automatic" in message.flags:
+        return "automatic reply"
+    return "customer"
