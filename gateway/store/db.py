@@ -76,17 +76,17 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction, committed on success; DB trouble becomes StoreUnavailable."""
-        try:
-            with Session(self.writer, expire_on_commit=False) as session, session.begin():
-                yield session
-        except (OperationalError, DBAPIError) as error:
-            if isinstance(error, DBAPIError) and not _is_transient(error):
-                raise
-            raise StoreUnavailable(str(error.orig if hasattr(error, "orig") else error)) from error
+        with (
+            _unavailable_on_outage(),
+            Session(self.writer, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with Session(self.reader, expire_on_commit=False) as session:
+        # Translated too: workers read first, and log an outage once, not a traceback a try.
+        with _unavailable_on_outage(), Session(self.reader, expire_on_commit=False) as session:
             yield session
 
     def ping(self) -> None:
@@ -101,6 +101,16 @@ class Database:
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
+
+
+@contextmanager
+def _unavailable_on_outage() -> Iterator[None]:
+    try:
+        yield
+    except (OperationalError, DBAPIError) as error:
+        if isinstance(error, DBAPIError) and not _is_transient(error):
+            raise
+        raise StoreUnavailable(str(error.orig if hasattr(error, "orig") else error)) from error
 
 
 def _is_transient(error: DBAPIError) -> bool:
