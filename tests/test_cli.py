@@ -191,7 +191,7 @@ def test_held_list_shows_unknown_senders_mail(gateway, tmp_path, capsys):
     assert run_json(capsys, cfg, "tickets", "list") == []
     [held] = run_json(capsys, cfg, "held", "list")
     assert held["sender"] == "stranger@nowhere.example"
-    assert held["reason"]
+    assert held["reason"] == "unknown-sender"
     code, out, _ = run_cli(capsys, cfg, "held", "list")
     assert code == 0 and "stranger@nowhere.example" in out
 
