@@ -23,10 +23,11 @@ log = logging.getLogger(__name__)
 
 _RECEIVED = re.compile(rb"^received:", re.IGNORECASE | re.MULTILINE)
 # RFC 5321 4.5.3.1.3 allows 256 octets of path; beyond the column that keeps the envelope
-# sender, or with control characters (a NUL is refused by PostgreSQL), the store would fail
-# on every retry, so such an address is refused now rather than answered 451 forever.
+# sender, with control characters (a NUL is refused by PostgreSQL) or with bytes that are not
+# UTF-8 (left as surrogates, which no database driver encodes), the store would fail on every
+# retry, so such an address is refused now rather than answered 451 forever.
 _MAX_ADDRESS = 320
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 _TOO_BIG = (
     "552 5.3.4 Message too big: this address accepts messages up to {limit} bytes. "
     "Please send large files as a link."
@@ -56,15 +57,15 @@ class InboundHandler:
         self.max_received_headers = max_received_headers
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
-        if len(address) > _MAX_ADDRESS or _CONTROL.search(address):
-            return "553 5.1.7 The sender address is too long or contains control characters"
+        if len(address) > _MAX_ADDRESS or _UNSTORABLE.search(address):
+            return "553 5.1.7 The sender address is too long or has characters not allowed"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 Sender OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if len(address) > _MAX_ADDRESS or _CONTROL.search(address):
-            return "553 5.1.3 The recipient address is too long or contains control characters"
+        if len(address) > _MAX_ADDRESS or _UNSTORABLE.search(address):
+            return "553 5.1.3 The recipient address is too long or has characters not allowed"
         domain = address.rpartition("@")[2].lower()
         if domain not in self.accepted_domains:
             return f"550 5.1.1 <{address}>: this server accepts mail only for its own domains"
