@@ -22,6 +22,10 @@ _LINE |= {"summary", "dt", "dd", "li", "ul", "ol", "hr"}
 _LINK_SCHEMES = ("http://", "https://", "mailto:")
 _HIDDEN = re.compile(r"display\s*:\s*none", re.I)
 _SPACES = re.compile(r"[ \t\n\r\f\v\xa0]+")
+# An open element that a new start tag implicitly closes (HTML's optional end tags).
+_IMPLIED = {"li": {"li"}, "p": {"p"}, "dt": {"dt", "dd"}, "dd": {"dt", "dd"}}
+_IMPLIED |= {"td": {"td", "th"}, "th": {"td", "th"}, "tr": {"tr", "td", "th"}}
+_MAX_DEPTH = 512  # as browsers do: deeper elements still show their text, unstructured
 
 
 @dataclass
@@ -44,6 +48,7 @@ class _Open:
     counter: int = 0
     href: str | None = None
     link_text: str = ""
+    row_text: str = ""  # for a table cell: the row's text before it
 
 
 class HtmlText(HTMLParser):
@@ -54,7 +59,11 @@ class HtmlText(HTMLParser):
         self.lines: list[tuple[int, str]] = []
         self.current: list[str] = []
         self.stack: list[_Open] = []
-        self.row_cells = 0
+        self.depth = 0  # counters kept as elements open and close, so hostile nesting is cheap
+        self.skipping = 0
+        self.pre = 0
+        self.lists: list[_Open] = []
+        self.links: list[_Open] = []
 
     def mark(self, tag: str, attrs: dict[str, str]) -> Mark:
         """Blockquotes are quoted, except Gmail's indent button (a borderless blockquote)."""
@@ -64,22 +73,15 @@ class HtmlText(HTMLParser):
 
     # -- state -------------------------------------------------------------------------------
 
-    @property
-    def depth(self) -> int:
-        return sum(1 for item in self.stack if item.quoted)
-
-    def _in(self, flag: str) -> bool:
-        return any(getattr(item, flag) for item in self.stack)
-
     def flush(self) -> None:
-        text = "".join(self.current).rstrip()
+        text = _rstrip("".join(self.current))
         self.current = []
         if text:
             self.lines.append((self.depth, text))
 
     def newline(self) -> None:
         """End the current line, keeping an empty one (what `<br>` does)."""
-        text = "".join(self.current).rstrip()
+        text = _rstrip("".join(self.current))
         self.current = []
         self.lines.append((self.depth, text))
 
@@ -87,6 +89,8 @@ class HtmlText(HTMLParser):
         self.flush()
         if self.lines and self.lines[-1][1]:
             self.lines.append((self.depth, ""))
+        elif self.lines:  # leaving a quote: the blank line belongs to the outer level
+            self.lines[-1] = (min(self.depth, self.lines[-1][0]), "")
 
     def write(self, text: str, raw: bool = False) -> None:
         """Append inline text; spaces collapse across text nodes unless `raw` (indents)."""
@@ -94,9 +98,8 @@ class HtmlText(HTMLParser):
             text = text.lstrip(" ")
         if text:
             self.current.append(text)
-            for item in self.stack:
-                if item.href is not None:
-                    item.link_text += text
+            if self.links:
+                self.links[-1].link_text += text
 
     # -- parser callbacks --------------------------------------------------------------------
 
@@ -107,8 +110,10 @@ class HtmlText(HTMLParser):
         if tag in _VOID:
             self._void(tag, attributes)
             return
-        if tag in ("li", "p", "dt", "dd") and self.stack and self.stack[-1].tag == tag:
-            self._close(tag)  # an unclosed <li>/<p> ends where the next one starts
+        if len(self.stack) >= _MAX_DEPTH:
+            return
+        while self.stack and self.stack[-1].tag in _IMPLIED.get(tag, ()):
+            self._close(self.stack[-1].tag)
         mark = self.mark(tag, attributes)
         item = _Open(tag, quoted=mark.quoted, paragraph=_is_paragraph(tag, attributes))
         if item.paragraph:
@@ -117,11 +122,31 @@ class HtmlText(HTMLParser):
             self.flush()
         item.lines_before = len(self.lines)
         item.skip = tag in _SKIP or bool(_HIDDEN.search(attributes.get("style", "")))
-        if mark.line is not None and not self._in("skip"):
+        if mark.line is not None and not self.skipping:
             self.flush()
             self.lines.append((self.depth, mark.line))
         self._configure(item, tag, attributes)
+        self._push(item)
+
+    def _push(self, item: _Open) -> None:
         self.stack.append(item)
+        self.depth += item.quoted
+        self.skipping += item.skip
+        self.pre += item.pre
+        if item.list_kind:
+            self.lists.append(item)
+        if item.href is not None:
+            self.links.append(item)
+
+    def _pop(self) -> None:
+        item = self.stack.pop()
+        self.depth -= item.quoted
+        self.skipping -= item.skip
+        self.pre -= item.pre
+        if item.list_kind:
+            self.lists.pop()
+        if item.href is not None:
+            self.links.pop()
 
     def _configure(self, item: _Open, tag: str, attrs: dict[str, str]) -> None:
         if tag in ("ul", "ol"):
@@ -134,19 +159,16 @@ class HtmlText(HTMLParser):
         elif tag == "a":
             href = attrs.get("href", "").strip()
             item.href = href if href.lower().startswith(_LINK_SCHEMES) else None
-        elif tag == "tr":
-            self.row_cells = 0
         elif tag in ("td", "th"):
-            if self.row_cells and "".join(self.current).strip():
-                self.current = ["".join(self.current).rstrip(), " | "]
-            self.row_cells += 1
+            item.row_text = "".join(self.current).strip()
+            self.current = []
+            item.lines_before = len(self.lines)
         elif tag == "dd":
             self.write("  ", raw=True)
 
     def _list_item(self) -> None:
-        lists = [item for item in self.stack if item.list_kind]
-        owner = lists[-1] if lists else None
-        indent = "  " * max(0, len(lists) - 1)
+        owner = self.lists[-1] if self.lists else None
+        indent = "  " * max(0, len(self.lists) - 1)
         if owner is not None and owner.list_kind == "ol":
             owner.counter += 1
             self.write(f"{indent}{owner.counter}. ", raw=True)
@@ -154,7 +176,7 @@ class HtmlText(HTMLParser):
             self.write(f"{indent}- ", raw=True)
 
     def _void(self, tag: str, attrs: dict[str, str]) -> None:
-        if self._in("skip"):
+        if self.skipping:
             return
         if tag == "br":
             self.newline()
@@ -176,26 +198,47 @@ class HtmlText(HTMLParser):
                 return
 
     def _end(self, item: _Open) -> None:
-        if item.href and not self._in("skip"):
+        if item.href and not self.skipping:
             shown = item.link_text.strip()
             target = item.href[7:] if item.href.lower().startswith("mailto:") else item.href
             if shown and shown not in (item.href, target):
                 self.write(f" <{target}>")
+        if item.tag in ("td", "th"):
+            self._end_cell(item)
+            self._pop()
+            return
         if item.paragraph:
             self.flush()
-            self.stack.pop()
+            self._pop()
             self.blank()
             return
         if item.tag == "p" and len(self.lines) == item.lines_before:
             self.newline()  # an Outlook line holding only &nbsp; is a blank line
         elif item.tag in _LINE or item.tag == "p":
             self.flush()
-        self.stack.pop()
+        self._pop()
+
+    def _end_cell(self, item: _Open) -> None:
+        """A one-line cell joins its row ("a | b"); a cell holding blocks keeps its lines."""
+        self.flush()
+        cell = self.lines[item.lines_before :]
+        del self.lines[item.lines_before :]
+        filled = [text.strip() for _, text in cell if text.strip()]
+        if len(filled) <= 1:
+            text = filled[0] if filled else ""
+            joined = " | ".join(part for part in (item.row_text, text) if part)
+            self.current = [joined] if joined else []
+            return
+        if item.row_text:
+            self.lines.append((self.depth, item.row_text))
+        while cell and not cell[-1][1].strip():
+            cell.pop()
+        self.lines.extend(cell)
 
     def handle_data(self, data):
-        if self._in("skip"):
+        if self.skipping:
             return
-        if not self._in("pre"):
+        if not self.pre:
             self.write(_SPACES.sub(" ", data))
             return
         chunks = data.replace("\r\n", "\n").split("\n")
@@ -206,10 +249,12 @@ class HtmlText(HTMLParser):
 
     def render(self) -> str:
         """The collected lines as text: quoted lines prefixed with `>`, blank runs collapsed."""
+        while self.stack:  # what is still open at the end closes there, as in a browser
+            self._end(self.stack[-1])
         self.flush()
         out: list[str] = []
         for depth, text in self.lines:
-            line = (">" * depth + " " + text if depth else text).replace("\xa0", " ").rstrip()
+            line = _rstrip((">" * depth + " " + text if depth else text).replace("\xa0", " "))
             if not text.strip() and out and not out[-1].lstrip(">").strip():
                 out[-1] = line if len(line) < len(out[-1]) else out[-1]
                 continue
@@ -219,6 +264,13 @@ class HtmlText(HTMLParser):
         while out and not out[0].lstrip(">").strip():
             out.pop(0)
         return "\n".join(out)
+
+
+def _rstrip(line: str) -> str:
+    """Trailing spaces go, except in "-- ", the signature delimiter (RFC 3676 section 4.3)."""
+    stripped = line.rstrip()
+    keep = stripped.lstrip("> ") == "--" and line.endswith("-- ")
+    return stripped + " " if keep else stripped
 
 
 def _is_paragraph(tag: str, attrs: dict[str, str]) -> bool:
