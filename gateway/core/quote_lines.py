@@ -37,7 +37,7 @@ _FIELD_LINE = re.compile(rf"^\**\s*({_FIELD})\s*\**\s*:", re.I)
 
 _ORIGINAL = re.compile(
     r"^[-_=*\s]*(?:original message|message d'origine|mail original|ursprüngliche nachricht|"
-    r"ursprüngliche mail|"
+    r"ursprüngliche mail|original-nachricht|"
     r"originalnachricht|mensaje original|messaggio originale|oorspronkelijk bericht|"
     r"origineel bericht|mensagem original)[-_=*\s]*$",
     re.I,
@@ -87,7 +87,7 @@ def header_length(bodies: list[str | None], index: int) -> int:
         return 0
     joined = first
     for span in range(1, 4):
-        if len(joined) <= 600 and _HEADER.match(joined):
+        if joined.endswith(":") and len(joined) <= 600 and _HEADER.match(joined):
             return span
         following = index + span
         if span == 3 or following >= len(bodies) or not bodies[following]:
@@ -133,6 +133,7 @@ def is_footer(body: str) -> bool:
     return len(body) <= 120 and bool(_FOOTER.match(body))
 
 
-def is_signature_delimiter(body: str) -> bool:
-    """The "-- " line of RFC 3676 section 4.3 (its trailing space is often lost on the way)."""
-    return body in ("--", "-- ")
+def is_signature_delimiter(line: str) -> bool:
+    """The "-- " line of RFC 3676 section 4.3. A bare "--" is too often the author's own
+    separator to cut on."""
+    return line.rstrip("\r\n") == "-- "

@@ -25,8 +25,12 @@ _SIGNATURE_IDS = {"ms-outlook-mobile-signature", "Signature", "AppleMailSignatur
 
 @dataclass(frozen=True)
 class NewText:
+    """The new text and how it was found, for `explain` and the fixture measurements."""
+
     text: str
-    strategy: str  # marker|html-container|header|header-block|original-message|quote|...
+    # marker | html-container | header | header-block | original-message | quote | inline |
+    # bottom (answer below the quote) | none (nothing quoted) | all-quoted (full text kept)
+    strategy: str
     signature_removed: bool = False
 
 
@@ -62,14 +66,15 @@ class _QuoteMarks(HtmlText):
         if _OUTLOOK_IDS.match(ident):
             return Mark(quoted=found.quoted, line=_HISTORY)
         if classes & _SIGNATURE_CLASSES or ident in _SIGNATURE_IDS:
-            return Mark(quoted=found.quoted, line="--")
+            return Mark(quoted=found.quoted, line="-- ")
         if "yahoo_quoted" in classes:
             return Mark(quoted=True)
         return found
 
 
 def _normalise(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    """Unix line ends; our private container mark cannot come from the sender."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace(_HISTORY, "")
 
 
 def _depth(line: str) -> int:
@@ -138,15 +143,13 @@ def _after_quote(
 
 def _history_end(lines: list[str], bodies: list[str | None], first_quoted: int) -> int:
     """Where unquoted history (an Outlook block) or a trailing signature starts below a quote."""
+    signature = _signature_start(lines)
     for index in range(first_quoted, len(lines)):
         body = bodies[index]
-        if body is None or not body:
-            continue
-        if (
-            _HISTORY in body
-            or q.is_original_separator(body)
-            or q.is_header_block(bodies, index)
-            or _is_signature_at(lines, index)
+        if index == signature:
+            return index
+        if body and (
+            _HISTORY in body or q.is_original_separator(body) or q.is_header_block(bodies, index)
         ):
             return index
     return len(lines)
@@ -158,27 +161,29 @@ def _is_noise(bodies: list[str | None], index: int) -> bool:
     return q.is_separator(body) or q.is_footer(body) or bool(q.header_length(bodies, index))
 
 
-def _is_signature_at(lines: list[str], index: int) -> bool:
-    """A "-- " line followed, to the end, by a short unquoted block."""
-    if not q.is_signature_delimiter(lines[index].strip()) or _depth(lines[index]):
-        return False
-    rest = lines[index + 1 :]
-    if any(_depth(line) for line in rest):
-        return False
-    return sum(1 for line in rest if line.strip()) <= _MAX_SIGNATURE_LINES
+def _signature_start(lines: list[str]) -> int | None:
+    """The first "-- " line followed, to the end, by a short unquoted block."""
+    found, seen = None, 0
+    for index in range(len(lines) - 1, -1, -1):
+        line = lines[index]
+        if _depth(line) or seen > _MAX_SIGNATURE_LINES:
+            break
+        if q.is_signature_delimiter(line):
+            found = index
+        seen += bool(line.strip())
+    return found
 
 
 def _strip_signature(lines: list[str]) -> tuple[list[str], bool]:
     """Drop a trailing "-- " signature, phone footers and separator lines."""
-    removed = False
-    for index in range(len(lines)):
-        if _is_signature_at(lines, index):
-            lines, removed = lines[:index], True
+    signature = _signature_start(lines)
+    end = len(lines) if signature is None else signature
+    removed = signature is not None
+    while end:
+        line = lines[end - 1]
+        body = line.strip()
+        if _depth(line) or body and not (q.is_footer(body) or q.is_separator(body)):
             break
-    while lines:
-        body = lines[-1].strip()
-        if body and not (q.is_footer(body) or q.is_separator(body)) or _depth(lines[-1]):
-            break
-        removed = removed or bool(body) and q.is_footer(body)
-        lines = lines[:-1]
-    return lines, removed
+        removed = removed or q.is_footer(body)
+        end -= 1
+    return lines[:end], removed
