@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import mailparser
 
+from gateway.core.charsets import decode_seven_bit, decode_words
 from gateway.core.htmltext import html_to_text
 from gateway.core.model import Address, AutoSignals, ParsedAttachment, ParsedMail
 
@@ -62,8 +63,8 @@ def parse(raw: bytes, message_id: str) -> ParsedMail:
     from_addresses = _addresses(message.get_all("from", []) if message is not None else [])
     if len(from_addresses) != 1:
         defects.append("no-from" if not from_addresses else "several-from")
-    text = clean_text("\n".join(mail.text_plain or []))
-    html = clean_text("\n".join(mail.text_html or []))
+    text = clean_text("\n".join(decode_seven_bit(mail.text_plain or [], message, "plain")))
+    html = clean_text("\n".join(decode_seven_bit(mail.text_html or [], message, "html")))
     if not text.strip() and html.strip():
         text = html_to_text(html)
     return ParsedMail(
@@ -71,7 +72,9 @@ def parse(raw: bytes, message_id: str) -> ParsedMail:
         from_addresses=from_addresses,
         to=_addresses(message.get_all("to", []) if message is not None else []),
         cc=_addresses(message.get_all("cc", []) if message is not None else []),
-        subject=clean_line(mail.subject or ""),
+        subject=clean_line(
+            decode_words(message.get("subject", "")) if message is not None else mail.subject or ""
+        ),
         date=date,
         in_reply_to=message_ids(headers.get("in-reply-to", "")),
         references=message_ids(headers.get("references", "")),
@@ -99,10 +102,13 @@ def _defect_names(mail, message) -> list[str]:
 
 def _addresses(values: list[str]) -> tuple[Address, ...]:
     found = []
-    for name, addr in email.utils.getaddresses([str(v) for v in values]):
+    # Raw 8-bit values arrive as Header objects; encoded words are decoded per display name,
+    # after the address list is split, so an encoded comma cannot split an address.
+    raw = [v if isinstance(v, str) else decode_words(v) for v in values]
+    for name, addr in email.utils.getaddresses(raw):
         addr = addr.strip().lower()
         if addr.count("@") == 1 and not _CONTROL.search(addr) and " " not in addr:
-            found.append(Address(name=clean_line(name, 200), email=addr))
+            found.append(Address(name=clean_line(decode_words(name), 200), email=addr))
     return tuple(found)
 
 
