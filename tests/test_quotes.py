@@ -75,6 +75,14 @@ def test_a_header_lookalike_in_the_authors_text_loses_nothing():
     assert new_text(text) == text
 
 
+def test_a_legal_footer_below_the_quote_goes_but_a_remark_below_it_stays():
+    quote = "Fixed.\n\nOn Tue, Mar 5, 2024 at 4:22 PM Support <s@example.com> wrote:\n> Better?\n\n"
+    footer = "This email is confidential and intended solely for the addressee. " * 2
+    assert new_text(quote + footer) == "Fixed."
+    remark = "PS: keep the password confidential."
+    assert new_text(quote + remark).endswith(remark)
+
+
 def test_html_containers_decide_when_the_text_part_is_silent():
     html = (
         "<div>Done, thanks.</div><div id='appendonsend'></div><hr>"

@@ -116,6 +116,18 @@ def is_header_block(bodies: list[str | None], index: int) -> bool:
     return has_from and len(names) >= 2
 
 
+# Legal footers a company's mail server appends below everything, quotes included.
+_DISCLAIMER = re.compile(
+    r"\b(?:confidential|disclaimer|intended (?:solely |only )?for the (?:named )?(?:addressee|"
+    r"recipient)|vertraulich|confidentiel|confidencial|riservat[oaie]|vertrouwelijk)",
+    re.I,
+)
+
+
+def is_disclaimer(block: str) -> bool:
+    return bool(_DISCLAIMER.search(block))
+
+
 def is_original_separator(body: str) -> bool:
     return bool(_ORIGINAL.match(body))
 

@@ -132,9 +132,11 @@ def _after_quote(
     """Keep the top, plus any answers the author wrote between or below quoted lines."""
     end = _history_end(lines, bodies, first_quoted)
     answers = [i for i in range(first_quoted, end) if bodies[i] and not _is_noise(bodies, i)]
+    quoted = [i for i in range(first_quoted, end) if bodies[i] is None]
+    if answers and quoted and answers[0] > quoted[-1] and _is_disclaimer(bodies[answers[0] : end]):
+        answers = []  # the company's legal footer below the quote, not an answer
     if not answers:
         return lines[:start], kind
-    quoted = [i for i in range(first_quoted, end) if bodies[i] is None]
     top_blank = not any(bodies[:start])
     if top_blank and answers[0] > quoted[-1]:
         return lines[quoted[-1] + 1 : end], "bottom"
@@ -153,6 +155,13 @@ def _history_end(lines: list[str], bodies: list[str | None], first_quoted: int) 
         ):
             return index
     return len(lines)
+
+
+def _is_disclaimer(bodies: list[str | None]) -> bool:
+    """A trailing block that reads like a legal footer: long, but not too long, and worded so.
+    A short remark that happens to say "confidential" stays the author's."""
+    text = " ".join(body for body in bodies if body)
+    return 100 <= len(text) <= 2000 and q.is_disclaimer(text)
 
 
 def _is_noise(bodies: list[str | None], index: int) -> bool:
