@@ -21,11 +21,12 @@ _BLOCK_TAG = re.compile(
 )
 # Linear: no nested quantifiers; an unclosed `<` or `&` is plain text.
 _TOKEN = re.compile(
-    r"<[A-Za-z/!?][^<>]*>"
-    r"|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?"
+    r"(?P<tag><[A-Za-z/!?][^<>]*>)"
+    r"|(?P<entity>&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?)"
     r"|[^<&]+|[<&]"
 )
-_MIN_TAG_DIGITS = 13  # a tag with fewer digits cannot hold a card number
+# A tag with fewer digits cannot hold a card number; with 13 or more, its attributes are read.
+_THIRTEEN_DIGITS = re.compile(r"(?:\D*\d){13}")
 
 
 @dataclass(frozen=True)
@@ -51,28 +52,20 @@ def html_view(source: str) -> HtmlView:
     tags, view_starts, starts, ends, is_text = [], [], [], [], []
     length = 0
     for token in _TOKEN.finditer(source):
-        piece = token.group()
-        text_like = True
-        if piece.startswith("<") and len(piece) > 1:
-            shown, text_like = (BLOCK if _BLOCK_TAG.match(piece) else TAG), False
-            if sum(c.isdigit() for c in piece) >= _MIN_TAG_DIGITS:
+        piece, kind = token.group(), token.lastgroup
+        shown = piece
+        if kind == "tag":
+            shown = BLOCK if _BLOCK_TAG.match(piece) else TAG
+            if _THIRTEEN_DIGITS.match(piece):
                 tags.append(token.span())
-        elif piece.startswith("&") and len(piece) > 1:
+        elif kind == "entity":
             shown = html.unescape(piece)
-            text_like = shown == piece
-        else:
-            shown = piece
         view_starts.append(length)
         starts.append(token.start())
         ends.append(token.end())
-        is_text.append(text_like)
+        is_text.append(shown is piece or shown == piece)
         parts.append(shown)
         length += len(shown)
     return HtmlView(
-        "".join(parts),
-        tuple(tags),
-        tuple(view_starts),
-        tuple(starts),
-        tuple(ends),
-        tuple(is_text),
+        "".join(parts), tuple(tags), tuple(view_starts), tuple(starts), tuple(ends), tuple(is_text)
     )
