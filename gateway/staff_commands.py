@@ -32,6 +32,7 @@ class Outcome:
     sent: list[Sent] = field(default_factory=list)
     reopened: bool = False
     customer_told: bool = False
+    withheld: bool = False  # a reply kept internal because it quoted an internal note
 
 
 def involved_staff(session, ticket: Ticket, exclude: int | None = None) -> list[Staff]:

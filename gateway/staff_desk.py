@@ -84,7 +84,7 @@ class StaffDesk:
         if posting:
             self._post(session, row, mail, ticket, staff, body, internal, verdict, outcome, now)
         session.add(ticket)
-        if parsed.commands or outcome.reopened or not (body or mail.attachments):
+        if parsed.commands or outcome.reopened or outcome.withheld or not posting:
             self._receipt(session, ticket, staff, mail, internal, outcome, now)
         return len(outcome.sent) + 1
 
@@ -123,6 +123,13 @@ class StaffDesk:
         for item in mail.attachments:
             repo.add_attachment(session, message.id, item.filename, item.content_type, item.data)
         ticket.updated_at = now
+        if not internal and _quotes_internal_note(session, ticket.id, body):
+            internal = outcome.withheld = True
+            message.visibility, message.direction = "internal", "in"
+            outcome.recorded.append(
+                "NOT sent to the customer: your reply quotes an internal note, so it was kept "
+                "as an internal note. Remove the quoted note and send your reply again."
+            )
         if internal:
             outcome.recorded.append("internal note (not sent to the customer)")
             members = staff_commands.involved_staff(session, ticket, exclude=staff.id)
@@ -202,6 +209,21 @@ class StaffDesk:
                    "recorded": [], "notified": [], "not_notified": []}  # fmt: skip
         self.notices.receipt(session, None, staff, context, now)
         return 1
+
+
+def _quotes_internal_note(session, ticket_id: int, body: str) -> bool:
+    """A last guard: a public reply that repeats a line of an internal note is not relayed.
+
+    Quote stripping removes history in the usual shapes; this catches the unusual ones (a
+    client that quotes without markers, a note pasted by hand).
+    """
+    flat = " ".join(body.split()).lower()
+    for note in staffing.internal_texts(session, ticket_id):
+        for line in note.splitlines():
+            line = " ".join(line.split()).lower()
+            if len(line) >= 12 and line in flat:
+                return True
+    return False
 
 
 def _in_line_order(text: str, errors: list) -> list:

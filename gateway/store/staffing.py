@@ -120,6 +120,13 @@ def last_customer_message(session: Session, ticket_id: int) -> Message | None:
     return session.exec(query).first()
 
 
+def internal_texts(session: Session, ticket_id: int) -> list[str]:
+    query = select(Message.new_text, Message.body_text).where(
+        Message.ticket_id == ticket_id, Message.visibility == "internal"
+    )
+    return [new or body for new, body in session.exec(query)]
+
+
 def public_message_ids(session: Session, ticket_id: int) -> list[str]:
     query = (
         select(Message.message_id)
