@@ -49,6 +49,12 @@ CREATE INDEX ix_inbound_message_id ON inbound (message_id);
 
 CREATE INDEX ix_inbound_status ON inbound (status);
 
+CREATE TABLE installationsecret (
+	name VARCHAR(40) NOT NULL, 
+	value BYTEA NOT NULL, 
+	PRIMARY KEY (name)
+);
+
 CREATE TABLE contact (
 	id SERIAL NOT NULL, 
 	email VARCHAR(320) NOT NULL, 
@@ -225,3 +231,14 @@ CREATE TABLE attachment (
 );
 
 CREATE INDEX ix_attachment_message_id ON attachment (message_id);
+
+CREATE TABLE bouncing (
+	address VARCHAR(320) NOT NULL, 
+	since TIMESTAMP WITH TIME ZONE NOT NULL, 
+	status VARCHAR(20) NOT NULL, 
+	diagnostic TEXT NOT NULL, 
+	outbox_id INTEGER, 
+	cleared_at TIMESTAMP WITH TIME ZONE, 
+	PRIMARY KEY (address), 
+	FOREIGN KEY(outbox_id) REFERENCES outbox (id)
+);

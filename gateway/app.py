@@ -18,6 +18,7 @@ from gateway import intake
 from gateway.config import Config
 from gateway.core.model import Policy
 from gateway.edges import imap_in, smtp_in, smtp_out, workers
+from gateway.bounce_desk import BounceDesk
 from gateway.notices import Company, Notices
 from gateway.outbox import Delivery, MailSender, Renderer, RetryPolicy
 from gateway.process import Processor, Settings
@@ -153,6 +154,7 @@ class Gateway:
                 default_department=config.routing.default_department,
             ),
             clock,
+            BounceDesk(staff_notices, about.bounce_address),
         )
         self.sender = sender or build_sender(config)
         out = config.outbound

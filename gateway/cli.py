@@ -114,6 +114,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--status", choices=["pending", "sent", "failed"])
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--json", action="store_true")
+
+    group = sub.add_parser("bounces", help="addresses whose mail bounced").add_subparsers()
+    command("list", _bounces_list, "addresses automatic mail is stopped for", group).add_argument(
+        "--json", action="store_true"
+    )
+    command("clear", _bounces_clear, "resume automatic mail to an address", group).add_argument(
+        "address"
+    )
     return parser
 
 
@@ -312,6 +320,30 @@ def _outbox_list(gw: Gateway, args) -> int:
         ]  # fmt: skip
     _emit(args, rows, ["id", "created_at", "kind", "ticket", "to", "status", "attempts"])
     return 0
+
+
+def _bounces_list(gw: Gateway, args) -> int:
+    from gateway.store import mailflow
+
+    with gw.db.read() as session:
+        rows = [
+            {"address": b.address, "since": b.since, "status": b.status,
+             "diagnostic": b.diagnostic, "outbox_id": b.outbox_id}
+            for b in mailflow.list_bouncing(session)
+        ]  # fmt: skip
+    _emit(args, rows, ["address", "since", "status", "diagnostic"])
+    return 0
+
+
+def _bounces_clear(gw: Gateway, args) -> int:
+    from gateway.store import mailflow
+
+    with gw.db.write() as session:
+        cleared = mailflow.clear_bouncing(session, args.address, utc_now())
+        if cleared:
+            repo.add_event(session, utc_now(), "bounce-cleared", actor=args.address)
+    print(f"{args.address}: {'automatic mail resumed' if cleared else 'was not bouncing'}")
+    return 0 if cleared else 1
 
 
 if __name__ == "__main__":

@@ -20,8 +20,9 @@ from typing import Protocol
 import jinja2
 
 from gateway import compose
+from gateway.core import bounces
 from gateway.errors import PermanentFailure, TemporaryFailure
-from gateway.store import outbox_rows, repo
+from gateway.store import mailflow, outbox_rows, repo
 from gateway.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -86,10 +87,19 @@ def enqueue(
     message_domain: str,
     dedupe_key: str | None = None,
 ) -> str:
-    """Render `draft` to bytes and queue it; returns its Message-ID."""
+    """Render `draft` to bytes and queue it; returns its Message-ID ("" when suppressed).
+
+    Automatic mail to an address whose mail bounced for good is not queued (an event says
+    so). The envelope sender becomes a VERP address naming this row, so a bounce finds it.
+    """
+    recipients = [r.email for r in draft.to]
+    if draft.auto_submitted and (stopped := mailflow.bouncing(session, recipients)):
+        repo.add_event(session, now, "auto-mail-suppressed", ticket_id=ticket_id,
+                       detail={"kind": kind, "bouncing": sorted(stopped)})  # fmt: skip
+        return ""
     message_id = compose.new_message_id(message_domain)
     raw = compose.build(draft, message_id, now)
-    outbox_rows.add(
+    row = outbox_rows.add(
         session,
         created_at=now,
         kind=kind,
@@ -102,6 +112,10 @@ def enqueue(
         next_attempt_at=now,
         dedupe_key=dedupe_key,
     )
+    if envelope_from:
+        key = mailflow.installation_secret(session, "verp")
+        row.mail_from = bounces.verp_address(envelope_from, row.id, key)
+        session.add(row)
     return message_id
 
 

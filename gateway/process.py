@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from gateway.bounce_desk import BounceDesk
 from gateway.core import parse, threads
 from gateway.core.decide import decide
 from gateway.core.model import (
@@ -40,6 +42,10 @@ from gateway.store.db import Database
 from gateway.store.tables import Inbound
 
 log = logging.getLogger(__name__)
+# How long one write transaction may go on applying messages before it commits. SQLite has one
+# writer at a time and the listener needs that lock before each 250, so a whole batch in one
+# transaction would keep SMTP clients waiting; a commit costs about one fsync.
+TRANSACTION_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -69,9 +75,11 @@ class Processor:
         staff_desk: StaffDesk,
         settings: Settings,
         clock: Callable[[], datetime],
+        bounce_desk: BounceDesk,
     ):
         self.db, self.notices, self.settings, self.clock = db, notices, settings, clock
         self.staff_notices, self.staff_desk = staff_notices, staff_desk
+        self.bounce_desk = bounce_desk
 
     def run_once(self) -> tuple[int, int]:
         """Process a batch of pending rows; returns (processed, mails queued)."""
@@ -83,14 +91,18 @@ class Processor:
         if not pending:
             return 0, 0
         work = [self._parse(*item) for item in pending]
+        work.reverse()
         processed = queued = 0
-        with self.db.write() as session:
-            for item in work:
-                row = repo.lock_pending_inbound(session, item.inbound_id)
-                if row is None:
-                    continue  # another processor took it
-                processed += 1
-                queued += self._apply_one(session, row, item)
+        while work:  # short transactions: on SQLite the listener waits for the lock to say 250
+            with self.db.write() as session:
+                deadline = time.monotonic() + TRANSACTION_SECONDS
+                while work and time.monotonic() < deadline:
+                    item = work.pop()
+                    row = repo.lock_pending_inbound(session, item.inbound_id)
+                    if row is None:
+                        continue  # another processor took it
+                    processed += 1
+                    queued += self._apply_one(session, row, item)
         return processed, queued
 
     def _parse(self, inbound_id: int, raw: bytes, message_id: str) -> _Work:
@@ -117,6 +129,9 @@ class Processor:
 
     def _handle(self, session, row: Inbound, mail: ParsedMail, now: datetime) -> int:
         envelope = Envelope(row.mail_from, tuple(json.loads(row.rcpt_tos)), row.peer, row.source)
+        bounced = self.bounce_desk.handle(session, row, mail, envelope, now)
+        if bounced is not None:
+            return bounced
         sender = self._sender(session, mail)
         keys = threads.keys_for(
             mail, envelope.rcpt_tos, self.settings.support_address, self.settings.tag

@@ -102,6 +102,10 @@ def outbox_kind_for(session: Session, message_ids: tuple[str, ...]) -> tuple[int
     return None
 
 
+def outbox_id_by_message_id(session: Session, message_id: str) -> int | None:
+    return session.exec(select(Outbox.id).where(Outbox.message_id == message_id)).first()
+
+
 def staff_message_seen(session: Session, header_message_id: str) -> bool:
     """Whether a staff mail with this Message-ID was already executed (replay guard)."""
     query = select(Message.id).where(

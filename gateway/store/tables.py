@@ -181,6 +181,24 @@ class Quarantine(SQLModel, table=True):
     released_at: datetime | None = None
 
 
+class InstallationSecret(SQLModel, table=True):
+    """Random keys made on first use (VERP return paths); never leave the database."""
+
+    name: str = Field(primary_key=True, max_length=40)
+    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class Bouncing(SQLModel, table=True):
+    """An address whose mail bounced for good: automatic mail to it stops until cleared."""
+
+    address: str = Field(primary_key=True, max_length=320)
+    since: datetime
+    status: str = Field(default="", max_length=20)
+    diagnostic: str = Field(default="", sa_column=Column(Text, nullable=False))
+    outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
+    cleared_at: datetime | None = None
+
+
 ALL_TABLES = [
     Account,
     Contact,
@@ -196,4 +214,6 @@ ALL_TABLES = [
     Outbox,
     Event,
     Quarantine,
+    InstallationSecret,
+    Bouncing,
 ]
