@@ -2,11 +2,16 @@
 
 SQLite runs in WAL mode with `synchronous=FULL` (NORMAL may lose a commit on power loss, and a
 250 promises the mail survives) and write transactions start with `BEGIN IMMEDIATE`, so two
-writers queue instead of failing on a lock upgrade. PostgreSQL uses row locks with SKIP LOCKED.
+writers queue instead of failing on a lock upgrade; our own writers queue before that, in
+`WriterTurn`. PostgreSQL uses row locks with SKIP LOCKED.
 """
 
 from __future__ import annotations
 
+import collections
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,8 +37,9 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 8, busy_timeout_ms: int = 30_000):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self._turn = None
         if self.is_sqlite:
-            _make_parent(url)
+            self._turn = WriterTurn(_make_parent(url), busy_timeout_ms / 1000)
             self.writer = self._sqlite_engine(url, True, busy_timeout_ms)
             self.reader = self._sqlite_engine(url, False, busy_timeout_ms)
         else:
@@ -78,10 +84,19 @@ class Database:
         """A write transaction, committed on success; DB trouble becomes StoreUnavailable."""
         with (
             _unavailable_on_outage(),
+            self._writer_turn(),
             Session(self.writer, expire_on_commit=False) as session,
             session.begin(),
         ):
             yield session
+
+    @contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        if self._turn is None:
+            yield
+            return
+        with self._turn.taken():
+            yield
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -98,6 +113,8 @@ class Database:
             raise StoreUnavailable(str(error)) from error
 
     def dispose(self) -> None:
+        if self._turn is not None:
+            self._turn.close()
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
@@ -117,10 +134,93 @@ def _is_transient(error: DBAPIError) -> bool:
     return bool(error.connection_invalidated) or isinstance(error, OperationalError)
 
 
-def _make_parent(url: str) -> None:
-    path = url.split("///", 1)[-1]
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+def _make_parent(url: str) -> str | None:
+    """The database file's path (None in memory), its folder created if missing."""
+    path = url.split("///", 1)[-1].split("?", 1)[0]
+    if not path or path == ":memory:":
+        return None
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class WriterTurn:
+    """Writers of one SQLite file take turns here rather than in SQLite's busy handler.
+
+    That handler sleeps 1, 2, 5, 10 ... up to 100 ms between attempts, so a writer that just
+    missed the lock waits far longer than the transaction ahead of it, and an SMTP client waits
+    for its 250 with it. Here threads of one process queue in order and the next one is handed
+    the turn at once; processes sharing the file (listener and processor run apart) queue on a
+    file lock, which the kernel hands on as soon as it is released (or its holder dies).
+    """
+
+    def __init__(self, database_path: str | None, timeout: float):
+        self._queue = _FifoLock()
+        self._path = f"{database_path}-writer-lock" if database_path else None
+        self._timeout = timeout
+        self._fd: int | None = None
+        self._pid = 0
+
+    @contextmanager
+    def taken(self) -> Iterator[None]:
+        if not self._queue.acquire(self._timeout):
+            raise StoreUnavailable("database is locked: other writers held it too long")
+        try:
+            fd = self._file()
+            if fd is not None:
+                # Blocking without a timeout: the holder is one of our transactions, which
+                # SQLite's own busy timeout already bounds.
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._queue.release()
+
+    def _file(self) -> int | None:
+        if self._path is not None and (self._fd is None or self._pid != os.getpid()):
+            # A forked child opens its own: a shared open file would share the lock too.
+            self._fd, self._pid = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = None
+
+
+class _FifoLock:
+    """A lock handed to its waiters in arrival order: a thread that releases it and asks again
+    at once (the processor between two transactions) cannot overtake one already waiting."""
+
+    def __init__(self):
+        self._mutex = threading.Lock()
+        self._waiters: collections.deque[threading.Lock] = collections.deque()
+        self._held = False
+
+    def acquire(self, timeout: float) -> bool:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            baton = threading.Lock()
+            baton.acquire()
+            self._waiters.append(baton)
+        if baton.acquire(timeout=timeout):
+            return True
+        with self._mutex:
+            if baton in self._waiters:
+                self._waiters.remove(baton)
+                return False
+        return True  # handed over just as the wait ran out: ours after all
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()  # stays held, now by that waiter
+            else:
+                self._held = False
 
 
 def schema_sql() -> str:
