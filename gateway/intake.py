@@ -63,29 +63,39 @@ def accept(db: Database, mails: list[RawMail], now: datetime, domain: str) -> li
     """Store each mail unless the same message is already stored; one commit for all."""
     rows = [(mail, *identify(mail.raw, domain)) for mail in mails]
     with db.write() as session:
-        results: list[Accepted] = []
-        seen: dict[tuple[str, str], int] = {}
+        known = repo.known_inbound(
+            session, [(message_id, digest) for _, message_id, _, digest in rows]
+        )
+        fresh: dict[tuple[str, str], dict] = {}
         for mail, message_id, generated, digest in rows:
-            key = (message_id, digest)
-            existing = seen.get(key) or repo.find_inbound(session, message_id, digest)
-            if existing is not None:
-                results.append(Accepted(existing, duplicate=True))
-                continue
-            inbound_id = repo.add_inbound(
-                session,
-                received_at=now,
-                source=mail.envelope.source,
-                peer=mail.envelope.peer,
-                mail_from=mail.envelope.mail_from,
-                rcpt_tos=json.dumps(list(mail.envelope.rcpt_tos)),
-                message_id=message_id,
-                message_id_generated=generated,
-                content_digest=digest,
-                raw=mail.raw,
-            )
-            seen[key] = inbound_id
-            results.append(Accepted(inbound_id, duplicate=False))
+            if (message_id, digest) not in known:
+                fresh.setdefault(
+                    (message_id, digest), _spool_row(mail, message_id, generated, digest, now)
+                )
+        new_ids = dict(zip(fresh, repo.add_inbound(session, list(fresh.values())), strict=True))
+    results: list[Accepted] = []
+    for _, message_id, _, digest in rows:
+        key = (message_id, digest)
+        if key in known:
+            results.append(Accepted(known[key], duplicate=True))
+        else:  # the first copy within the batch is the new row, any later one a duplicate
+            results.append(Accepted(new_ids[key], duplicate=key not in fresh))
+            fresh.pop(key, None)
     return results
+
+
+def _spool_row(mail: RawMail, message_id: str, generated: bool, digest: str, now: datetime) -> dict:
+    return {
+        "received_at": now,
+        "source": mail.envelope.source,
+        "peer": mail.envelope.peer,
+        "mail_from": mail.envelope.mail_from,
+        "rcpt_tos": json.dumps(list(mail.envelope.rcpt_tos)),
+        "message_id": message_id,
+        "message_id_generated": generated,
+        "content_digest": digest,
+        "raw": mail.raw,
+    }
 
 
 class GroupCommitter:

@@ -10,7 +10,7 @@ import json
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from gateway.core.model import ContactInfo, StaffInfo, TicketInfo
@@ -33,18 +33,24 @@ _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 # Inbound spool ----------------------------------------------------------------------------
 
 
-def find_inbound(session: Session, message_id: str, digest: str) -> int | None:
-    query = select(Inbound.id).where(
-        Inbound.message_id == message_id, Inbound.content_digest == digest
+def known_inbound(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Ids of the stored rows among these (Message-ID, digest) pairs, in one query."""
+    message_ids = sorted({message_id for message_id, _ in keys})
+    if not message_ids:
+        return {}
+    query = select(Inbound.id, Inbound.message_id, Inbound.content_digest).where(
+        col(Inbound.message_id).in_(message_ids)
     )
-    return session.exec(query).first()
+    return {(message_id, digest): row_id for row_id, message_id, digest in session.exec(query)}
 
 
-def add_inbound(session: Session, **fields) -> int:
-    row = Inbound(size=len(fields["raw"]), **fields)
-    session.add(row)
-    session.flush()
-    return row.id
+def add_inbound(session: Session, rows: list[dict]) -> list[int]:
+    """Store spool rows with one statement (not one ORM flush each); their ids, in order."""
+    if not rows:
+        return []
+    statement = insert(Inbound).returning(col(Inbound.id), sort_by_parameter_order=True)
+    values = [{**fields, "size": len(fields["raw"])} for fields in rows]
+    return list(session.execute(statement, values).scalars())
 
 
 def pending_inbound(session: Session, limit: int) -> list[Inbound]:
