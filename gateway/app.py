@@ -29,6 +29,10 @@ from gateway.store.db import Database
 log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+ROLES = ("all", "listener", "processor")
+# A processor running apart from the listener cannot be woken by its commits (they share only
+# the database), so it looks for pending mail this often instead.
+SPLIT_POLL_SECONDS = 0.1
 
 
 def utc_now() -> datetime:
@@ -181,6 +185,7 @@ class Gateway:
         )
         self.controller = None
         self.scheduler = None
+        self.role: str | None = None
         self._stopped = threading.Event()
 
     def _process_step(self) -> int:
@@ -194,11 +199,34 @@ class Gateway:
         if isinstance(self.sender, smtp_out.MaildirSender):
             self.sender.ensure()
 
-    def start(self) -> None:
-        """Start workers, the SMTP listener and the scheduler (returns once listening)."""
+    def start(self, role: str = "all") -> None:
+        """Start the parts of `role` (returns once listening): the "listener" (SMTP, IMAP and
+        the intake writer), the "processor" (processing, delivery and the scheduler) or "all".
+        Run apart, listener and processor use two cores and share only the database."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        self.role = role
+        if role != "listener":
+            if role == "processor":
+                self.process_worker.interval = SPLIT_POLL_SECONDS
+            self.process_worker.start()
+            self.delivery_worker.start()
+        if role != "processor":
+            self._start_listening()
+        if role != "listener":
+            sweep = self.config.processing.sweep_seconds
+            self.scheduler = workers.make_scheduler(
+                [
+                    ("inbound-sweep", self.process_worker.wake, sweep),
+                    ("outbox-delivery", self.delivery_worker.wake, sweep),
+                ]
+            )
+            self.scheduler.start()
+            self.process_worker.wake()
+            self.delivery_worker.wake()
+
+    def _start_listening(self) -> None:
         self.committer.start()
-        self.process_worker.start()
-        self.delivery_worker.start()
         handler = smtp_in.InboundHandler(
             self.committer.submit,
             self.config.accepted_domains,
@@ -215,16 +243,6 @@ class Gateway:
         self.controller.start()
         for poller in self.pollers:
             poller.start()
-        sweep = self.config.processing.sweep_seconds
-        self.scheduler = workers.make_scheduler(
-            [
-                ("inbound-sweep", self.process_worker.wake, sweep),
-                ("outbox-delivery", self.delivery_worker.wake, sweep),
-            ]
-        )
-        self.scheduler.start()
-        self.process_worker.wake()
-        self.delivery_worker.wake()
 
     @property
     def smtp_port(self) -> int:
@@ -235,23 +253,28 @@ class Gateway:
             self.scheduler.shutdown(wait=False)
         if self.controller is not None:
             self.controller.stop()
-        for poller in self.pollers:
-            poller.stop()
-        self.committer.stop()
-        self.process_worker.stop()
-        self.delivery_worker.stop()
+        if self.role in ("all", "listener"):
+            for poller in self.pollers:
+                poller.stop()
+            self.committer.stop()
+        if self.role in ("all", "processor"):
+            self.process_worker.stop()
+            self.delivery_worker.stop()
         self.db.dispose()
         self._stopped.set()
 
-    def serve_forever(self) -> None:
+    def serve_forever(self, role: str = "all") -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: self._stopped.set())
-        self.start()
-        log.info(
-            "listening for SMTP on %s:%s; outbound mode %s",
-            self.config.smtp.host,
-            self.smtp_port,
-            self.config.outbound.mode,
-        )
+        self.start(role)
+        if role == "processor":
+            log.info("processing and delivering; outbound mode %s", self.config.outbound.mode)
+        else:
+            log.info(
+                "listening for SMTP on %s:%s; outbound mode %s",
+                self.config.smtp.host,
+                self.smtp_port,
+                self.config.outbound.mode,
+            )
         self._stopped.wait()
         self.stop()

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from gateway import config as config_module
-from gateway.app import Gateway, utc_now
+from gateway.app import ROLES, Gateway, utc_now
 from gateway.contacts_import import read_contacts
 from gateway.store import db as store_db
 from gateway.store import directory, outbox_rows, repo
@@ -64,7 +64,14 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     command("init", _init, "create the database and the outbound Maildir")
-    command("serve", _serve, "run the SMTP listener, processor, delivery and scheduler")
+    serve = command("serve", _serve, "run the SMTP listener, processor, delivery and scheduler")
+    serve.add_argument(
+        "--role",
+        choices=ROLES,
+        default="all",
+        help="run only the listener (SMTP, IMAP) or only the processor (processing, delivery, "
+        "scheduler), to use two cores with one of each; default: all in one process",
+    )
     command("schema", _schema, "print the SQL schema generated from the models")
 
     group = sub.add_parser("departments", help="departments").add_subparsers()
@@ -149,7 +156,7 @@ def _init(gw: Gateway, args) -> int:
 
 def _serve(gw: Gateway, args) -> int:
     gw.init()
-    gw.serve_forever()
+    gw.serve_forever(args.role)
     return 0
 
 
