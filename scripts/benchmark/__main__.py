@@ -39,7 +39,12 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--seed-tickets", type=int, default=200, help="tickets opened first")
     parser.add_argument("--replies", type=float, default=0.4, help="share of replies")
     parser.add_argument("--database-url", help="instead of SQLite in the temporary folder")
-    parser.add_argument("--serve-args", default="", help="extra arguments for `gateway serve`")
+    parser.add_argument(
+        "--roles",
+        default="all",
+        help="comma-separated `gateway serve --role` values, one process each "
+        "(e.g. listener,processor); default: all",
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for work")
     parser.add_argument("--random-seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
@@ -115,10 +120,23 @@ def replay(port: int, clients: int, path: Path) -> dict:
     return report.load_results(subprocess.Popen(command, stdout=subprocess.PIPE))
 
 
-def start_gateway(config: Path, serve_args: str, folder: Path) -> subprocess.Popen:
-    log = open(folder / "gateway.log", "ab")  # noqa: SIM115 - the child keeps it
-    command = [str(GATEWAY), "--config", str(config), "serve", *serve_args.split()]
-    return subprocess.Popen(command, stdout=log, stderr=log, env={**os.environ})
+def start_gateway(config: Path, roles: str, folder: Path) -> list[subprocess.Popen]:
+    """One `gateway serve` process per role; the first one must be the one that listens."""
+    processes = []
+    for role in roles.split(","):
+        log = open(folder / f"gateway-{role}.log", "ab")  # noqa: SIM115 - the child keeps it
+        command = [str(GATEWAY), "--config", str(config), "serve", "--role", role]
+        processes.append(subprocess.Popen(command, stdout=log, stderr=log))
+    return processes
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system time of a process so far (Linux), a figure that noise barely moves."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -138,9 +156,9 @@ def run_gateway(args, folder: Path, rng: random.Random) -> tuple[dict, dict, lis
     gateway(config, "init")
     gateway(config, "contacts", "import", str(folder / "contacts.csv"))
     watcher = Watcher(config, folder / "outbox")
-    server = start_gateway(config, args.serve_args, folder)
+    servers = start_gateway(config, args.roles, folder)
     try:
-        wait_port(port, server)
+        wait_port(port, servers[0])
         seeded = [corpus.new_request(p, SUPPORT, rng) for p in persons[: args.seed_tickets]]
         replay(port, args.clients, write_corpus(seeded, folder / "seed.pickle"))
         watcher.wait(len(seeded), len(seeded), args.timeout)
@@ -148,12 +166,16 @@ def run_gateway(args, folder: Path, rng: random.Random) -> tuple[dict, dict, lis
         mails = corpus.build(persons, confirmations, SUPPORT, args.messages, args.replies, rng)
         new = sum(1 for m in mails if m.kind == "new")
         baseline = watcher.counts()
+        cpu_before = sum(cpu_seconds(server.pid) for server in servers)
         watcher.start(baseline["inbound"] + len(mails), baseline["mails"] + new)
         results = replay(port, args.clients, write_corpus(mails, folder / "timed.pickle"))
         end_to_end = watcher.finish(results["first_send"], args.timeout)
+        cpu = sum(cpu_seconds(server.pid) for server in servers) - cpu_before
+        end_to_end["cpu_ms"] = cpu * 1000 / len(mails)
         end_to_end["sanity"] = watcher.sanity()
     finally:
-        stop(server)
+        for server in servers:
+            stop(server)
         watcher.close()
     return results, end_to_end, mails
 

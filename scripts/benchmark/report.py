@@ -57,6 +57,8 @@ def table(ours: dict, null: dict | None, end_to_end: dict, sent: int) -> str:
         f"{'end to end messages/s':<26}{e2e:>10.1f}   (target >= {TARGET_END_TO_END}; "
         f"{sent} mails in {end_to_end['seconds']:.2f}s, first sent -> last ticket and "
         f"confirmation written{'' if end_to_end['done'] else '; NOT FINISHED (timeout)'})",
+        f"{'gateway CPU per message':<26}{end_to_end['cpu_ms']:>10.2f}   ms (user + system, all "
+        "threads; what noise from other processes moves least)",
         f"gateway: {a['accepted']} accepted, {a['other']} other replies, {a['errors']} errors; "
         + ", ".join(f"{k} {v}" for k, v in end_to_end.get("sanity", {}).items()),
     ]
