@@ -17,7 +17,8 @@ from pathlib import Path
 from gateway import intake
 from gateway.config import Config
 from gateway.core.model import Policy
-from gateway.edges import imap_in, smtp_in, smtp_out, workers
+from gateway.core.limits import MailLimits
+from gateway.edges import imap_in, parser_process, smtp_in, smtp_out, workers
 from gateway.bounce_desk import BounceDesk
 from gateway.notices import Company, Notices
 from gateway.outbox import Delivery, MailSender, Renderer, RetryPolicy
@@ -138,6 +139,8 @@ class Gateway:
                 insecure_trust_staff_from=config.auth.insecure_trust_staff_from,
             ),
         )
+        lim = config.limits
+        self.parser = parser_process.ParserProcess(lim.parse_timeout_seconds, lim.parse_memory_mb)
         self.processor = Processor(
             self.db,
             self.notices,
@@ -156,9 +159,16 @@ class Gateway:
                 ),
                 batch_size=config.processing.batch_size,
                 default_department=config.routing.default_department,
+                mail_limits=MailLimits(
+                    max_depth=lim.max_mime_depth,
+                    max_parts=lim.max_mime_parts,
+                    max_attachment_bytes=lim.max_attachment_bytes,
+                    max_attachments_bytes=lim.max_attachments_bytes,
+                ),
             ),
             clock,
             BounceDesk(staff_notices, about.bounce_address),
+            parser=self.parser,
         )
         self.sender = sender or build_sender(config)
         out = config.outbound
@@ -260,6 +270,7 @@ class Gateway:
         if self.role in ("all", "processor"):
             self.process_worker.stop()
             self.delivery_worker.stop()
+        self.parser.close()
         self.db.dispose()
         self._stopped.set()
 

@@ -88,6 +88,12 @@ class LimitsConfig:
     auto_per_hour: int = 10
     auto_per_day: int = 40
     stranger_notice_hours: int = 24
+    max_mime_depth: int = 20
+    max_mime_parts: int = 500
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    max_attachments_bytes: int = 25 * 1024 * 1024
+    parse_timeout_seconds: int = 5
+    parse_memory_mb: int = 1024
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,30 @@ class Notices:
             dedupe_key=f"confirmation:ticket:{ticket.id}",
         )
 
+    def refused(self, session, contact: ContactInfo, mail: ParsedMail, why: str, now) -> None:
+        """Tell a contact in plain words why their message was held instead of ticketed."""
+        company, lang = self.company, self.language(contact.language)
+        rendered = self.renderer.render(
+            "refused_notice",
+            lang,
+            {"company": company.name, "support_address": company.support_address,
+             "subject": mail.subject, "why": why, "contact_name": contact.name},
+        )  # fmt: skip
+        draft = compose.Draft(
+            from_name=company.name,
+            from_address=company.support_address,
+            to=(compose.Recipient(contact.email, contact.name),),
+            subject=rendered.subject,
+            text=rendered.text,
+            in_reply_to=mail.message_id,
+            auto_submitted="auto-replied",
+            language=lang,
+            loop_domain=company.domain,
+        )
+        outbox.enqueue(session, draft, kind="refused-notice", ticket_id=None,
+                       envelope_from=company.bounce_address, now=now,
+                       message_domain=company.domain)  # fmt: skip
+
     def stranger(self, session, address: str, now: datetime) -> None:
         company = self.company
         rendered = self.renderer.render(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.bounce_desk import BounceDesk
-from gateway.core import parse, threads
+from gateway.core import limits, parse, senders, threads
 from gateway.core.decide import decide
 from gateway.core.model import (
     AddToTicket,
@@ -33,6 +33,7 @@ from gateway.core.model import (
     SenderKind,
 )
 from gateway.core.quotes import new_text
+from gateway.errors import ParseRefused
 from gateway.notices import Notices
 from gateway.staff_commands import involved_staff
 from gateway.staff_desk import StaffDesk
@@ -57,6 +58,7 @@ class Settings:
     policy: Policy
     batch_size: int = 64
     default_department: str = ""
+    mail_limits: limits.MailLimits = limits.MailLimits()
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class _Work:
     inbound_id: int
     mail: ParsedMail | None
     error: str | None
+    refused: ParseRefused | None = None
 
 
 class Processor:
@@ -76,10 +79,11 @@ class Processor:
         settings: Settings,
         clock: Callable[[], datetime],
         bounce_desk: BounceDesk,
+        parser: Callable[[bytes, str], ParsedMail] = parse.parse,
     ):
         self.db, self.notices, self.settings, self.clock = db, notices, settings, clock
         self.staff_notices, self.staff_desk = staff_notices, staff_desk
-        self.bounce_desk = bounce_desk
+        self.bounce_desk, self.parser = bounce_desk, parser
 
     def run_once(self) -> tuple[int, int]:
         """Process a batch of pending rows; returns (processed, mails queued)."""
@@ -107,7 +111,10 @@ class Processor:
 
     def _parse(self, inbound_id: int, raw: bytes, message_id: str) -> _Work:
         try:
-            return _Work(inbound_id, parse.parse(raw, message_id), None)
+            return _Work(inbound_id, self.parser(raw, message_id), None)
+        except ParseRefused as refused:
+            log.warning("inbound %s held: %s", inbound_id, refused)
+            return _Work(inbound_id, None, str(refused), refused)
         except Exception as error:
             log.warning("inbound %s could not be parsed: %s", inbound_id, error)
             return _Work(inbound_id, None, f"parse failed: {type(error).__name__}: {error}")
@@ -116,6 +123,11 @@ class Processor:
         now = self.clock()
         try:
             with session.begin_nested():
+                if item.refused is not None:
+                    repo.add_quarantine(session, row.id, now, item.refused.reason,
+                                        item.refused.detail, row.mail_from)  # fmt: skip
+                    repo.finish_inbound(session, row, "done", now, None)
+                    return 0
                 if item.mail is None:
                     raise ValueError(item.error)
                 queued = self._handle(session, row, item.mail, now)
@@ -133,6 +145,9 @@ class Processor:
         if bounced is not None:
             return bounced
         sender = self._sender(session, mail)
+        too_much = limits.violation(mail, self.settings.mail_limits)
+        if too_much is not None:
+            return self._refuse(session, row, sender, mail, too_much, now)
         keys = threads.keys_for(
             mail, envelope.rcpt_tos, self.settings.support_address, self.settings.tag
         )
@@ -289,6 +304,14 @@ class Processor:
             skip_message_id=message.id,
         )  # fmt: skip
         return len(sent)
+
+    def _refuse(self, session, row, sender, mail, too_much: limits.Violation, now) -> int:
+        """Over a limit: held with the reason; a known contact is told in plain words."""
+        repo.add_quarantine(session, row.id, now, too_much.reason, too_much.detail, sender.email)
+        if sender.contact is None or senders.automatic_reason(mail, Envelope(row.mail_from, ())):
+            return 0
+        self.notices.refused(session, sender.contact, mail, too_much.detail, now)
+        return 1
 
     def _hold(self, session, row, mail, decision: Hold, now) -> int:
         sender = mail.sender.email if mail.sender else ""

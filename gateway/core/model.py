@@ -59,6 +59,8 @@ class ParsedMail:
     received_count: int
     defects: tuple[str, ...] = ()
     auth_results: tuple[str, ...] = ()  # Authentication-Results values, topmost first
+    part_count: int = 1  # MIME parts, containers included
+    depth: int = 1  # MIME nesting depth
 
     @property
     def sender(self) -> Address | None:

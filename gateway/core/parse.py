@@ -88,7 +88,22 @@ def parse(raw: bytes, message_id: str) -> ParsedMail:
             clean_line(str(v), 2000)
             for v in (message.get_all("authentication-results", []) if message is not None else [])
         ),
+        **_structure(message),
     )
+
+
+def _structure(message) -> dict[str, int]:
+    """Part count and nesting depth, walked without recursion (hostile mail nests deep)."""
+    if message is None:
+        return {"part_count": 0, "depth": 0}
+    count, deepest, stack = 0, 0, [(message, 1)]
+    while stack:
+        part, level = stack.pop()
+        count, deepest = count + 1, max(deepest, level)
+        payload = part.get_payload()
+        if part.is_multipart() and isinstance(payload, list):
+            stack.extend((child, level + 1) for child in payload)
+    return {"part_count": count, "depth": deepest}
 
 
 def _defect_names(mail, message) -> list[str]:
