@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -130,6 +131,20 @@ class RetryPolicy:
         return now + delay * rng.uniform(0.8, 1.2)
 
 
+# Delivery outcomes are recorded together, at most this long after the first of them: one
+# transaction per mail cost more than writing the mail into a Maildir, and a crash in between
+# only sends those few mails again once their lease ends (delivery is at least once anyway).
+RECORD_EVERY_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    outbox_id: int
+    created_at: datetime
+    temporary: str = ""
+    permanent: str = ""
+
+
 class Delivery:
     """Claims due outbox rows and hands them to the configured sender."""
 
@@ -153,42 +168,56 @@ class Delivery:
                 (row.id, row.mail_from, json.loads(row.rcpt_to), row.raw, row.created_at)
                 for row in outbox_rows.claim_due(session, self.clock(), self.batch_size)
             ]
+        outcomes: list[_Outcome] = []
+        recorded_at = time.monotonic()
         for outbox_id, mail_from, rcpts, raw, created_at in claimed:
-            self._deliver(outbox_id, mail_from, rcpts, raw, created_at)
+            outcomes.append(self._deliver(outbox_id, mail_from, rcpts, raw, created_at))
+            if time.monotonic() - recorded_at >= RECORD_EVERY_SECONDS:
+                self._record(outcomes)
+                outcomes, recorded_at = [], time.monotonic()
+        self._record(outcomes)
         return len(claimed)
 
-    def _deliver(self, outbox_id, mail_from, rcpts, raw, created_at) -> None:
+    def _deliver(self, outbox_id, mail_from, rcpts, raw, created_at) -> _Outcome:
         try:
             self.sender.send(mail_from, rcpts, raw)
         except TemporaryFailure as error:
-            self._record(outbox_id, created_at, temporary=str(error))
+            return _Outcome(outbox_id, created_at, temporary=str(error))
         except PermanentFailure as error:
-            self._record(outbox_id, created_at, permanent=str(error))
+            return _Outcome(outbox_id, created_at, permanent=str(error))
         except Exception as error:  # an unexpected sender bug must not lose the row
             log.exception("delivery of outbox row %s failed unexpectedly", outbox_id)
-            self._record(outbox_id, created_at, temporary=f"{type(error).__name__}: {error}")
-        else:
-            self._record(outbox_id, created_at)
+            return _Outcome(outbox_id, created_at, temporary=f"{type(error).__name__}: {error}")
+        return _Outcome(outbox_id, created_at)
 
-    def _record(self, outbox_id, created_at, temporary: str = "", permanent: str = "") -> None:
+    def _record(self, outcomes: list[_Outcome]) -> None:
+        """Mark the sent rows in one statement; failures one by one (they are rare)."""
+        if not outcomes:
+            return
         now = self.clock()
         with self.db.write() as session:
-            row = outbox_rows.get(session, outbox_id)
-            if row is None:
-                return
-            if not temporary and not permanent:
-                row.status, row.sent_at, row.last_error = "sent", now, None
-            elif temporary and now - created_at < self.retry.lifetime:
-                row.last_error = temporary
-                row.next_attempt_at = self.retry.next_attempt(row.attempts, now, self.rng)
-            else:
-                reason = permanent or f"gave up after {row.attempts} attempts: {temporary}"
-                row.status, row.last_error = "failed", reason
-                repo.add_event(
-                    session,
-                    now,
-                    "delivery-failed",
-                    ticket_id=row.ticket_id,
-                    detail={"outbox_id": row.id, "to": json.loads(row.rcpt_to), "error": reason},
-                )
-            session.add(row)
+            sent = [o.outbox_id for o in outcomes if not o.temporary and not o.permanent]
+            outbox_rows.mark_sent(session, sent, now)
+            for outcome in outcomes:
+                if outcome.temporary or outcome.permanent:
+                    self._record_failure(session, outcome, now)
+
+    def _record_failure(self, session, outcome: _Outcome, now: datetime) -> None:
+        row = outbox_rows.get(session, outcome.outbox_id)
+        if row is None:
+            return
+        temporary, permanent = outcome.temporary, outcome.permanent
+        if temporary and now - outcome.created_at < self.retry.lifetime:
+            row.last_error = temporary
+            row.next_attempt_at = self.retry.next_attempt(row.attempts, now, self.rng)
+        else:
+            reason = permanent or f"gave up after {row.attempts} attempts: {temporary}"
+            row.status, row.last_error = "failed", reason
+            repo.add_event(
+                session,
+                now,
+                "delivery-failed",
+                ticket_id=row.ticket_id,
+                detail={"outbox_id": row.id, "to": json.loads(row.rcpt_to), "error": reason},
+            )
+        session.add(row)

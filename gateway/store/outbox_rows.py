@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from gateway.store.tables import Outbox
@@ -42,6 +43,12 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[Outbox]:
         row.attempts += 1
         session.add(row)
     return rows
+
+
+def mark_sent(session: Session, outbox_ids: list[int], now: datetime) -> None:
+    if outbox_ids:
+        statement = update(Outbox).where(col(Outbox.id).in_(outbox_ids))
+        session.execute(statement.values(status="sent", sent_at=now, last_error=None))
 
 
 def get(session: Session, outbox_id: int) -> Outbox | None:
