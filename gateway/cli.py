@@ -73,6 +73,15 @@ def _parser() -> argparse.ArgumentParser:
         "scheduler), to use two cores with one of each; default: all in one process",
     )
     command("schema", _schema, "print the SQL schema generated from the models")
+    p = command("explain", _explain, "show how a message would be handled, changing nothing")
+    p.add_argument("file")
+    p.add_argument("--mail-from", default="", help="envelope sender (default: the From)")
+    p.add_argument("--to", default="", help="envelope recipient (default: support address)")
+    p.add_argument("--json", action="store_true")
+    p = command("replay", _replay, "feed an .eml file, a Maildir or an mbox through intake")
+    p.add_argument("path")
+    p.add_argument("--to", default="", help="envelope recipient (default: support address)")
+    p.add_argument("--process", action="store_true", help="process the messages here too")
 
     group = sub.add_parser("departments", help="departments").add_subparsers()
     command("add", _department_add, "add a department", group).add_argument("name")
@@ -352,6 +361,33 @@ def _bounces_clear(gw: Gateway, args) -> int:
     print(f"{args.address}: {'automatic mail resumed' if cleared else 'was not bouncing'}")
     return 0 if cleared else 1
 
+
+def _explain(gw: Gateway, args) -> int:
+    from gateway.explain import explain, render
+    from gateway.replay import envelope_sender
+
+    raw = Path(args.file).read_bytes()
+    to = args.to or gw.config.company.support_address
+    report = explain(gw.processor, raw, args.mail_from or envelope_sender(raw), to)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str, ensure_ascii=False))
+    else:
+        print(render(report))
+    return 0
+
+
+def _replay(gw: Gateway, args) -> int:
+    from gateway.replay import replay
+
+    gw.init()
+    to = args.to or gw.config.company.support_address
+    stored, duplicates = replay(gw.db, Path(args.path), to, gw.config.company.domain, utc_now)
+    print(f"{stored} stored, {duplicates} already known")
+    if args.process:
+        while gw.processor.run_once()[0]:
+            pass
+        print("processed; outgoing mail is queued for `gateway serve` to deliver")
+    return 0
 
 if __name__ == "__main__":
     raise SystemExit(main())
