@@ -10,12 +10,21 @@ CREATE TABLE account (
 	FOREIGN KEY(parent_id) REFERENCES account (id)
 );
 
-CREATE TABLE blob (
-	sha256 VARCHAR(64) NOT NULL, 
-	size INTEGER NOT NULL, 
-	data BYTEA NOT NULL, 
-	PRIMARY KEY (sha256)
+CREATE TABLE datakey (
+	id SERIAL NOT NULL, 
+	purpose VARCHAR(10) NOT NULL, 
+	row_key VARCHAR(16) NOT NULL, 
+	master_key_id VARCHAR(16) NOT NULL, 
+	wrapped BYTEA, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	destroyed_at TIMESTAMP WITH TIME ZONE, 
+	PRIMARY KEY (id), 
+	UNIQUE (row_key)
 );
+
+CREATE INDEX ix_datakey_master_key_id ON datakey (master_key_id);
+
+CREATE INDEX ix_datakey_purpose ON datakey (purpose);
 
 CREATE TABLE department (
 	id SERIAL NOT NULL, 
@@ -25,65 +34,40 @@ CREATE TABLE department (
 	UNIQUE (name)
 );
 
-CREATE TABLE inbound (
-	id SERIAL NOT NULL, 
-	received_at TIMESTAMP WITH TIME ZONE NOT NULL, 
-	source VARCHAR(10) NOT NULL, 
-	peer VARCHAR(200) NOT NULL, 
-	mail_from VARCHAR(320) NOT NULL, 
-	rcpt_tos TEXT NOT NULL, 
-	message_id VARCHAR(998) NOT NULL, 
-	message_id_generated BOOLEAN NOT NULL, 
-	content_digest VARCHAR(64) NOT NULL, 
-	raw BYTEA NOT NULL, 
-	size INTEGER NOT NULL, 
-	status VARCHAR(10) NOT NULL, 
-	attempts INTEGER NOT NULL, 
-	error TEXT, 
-	processed_at TIMESTAMP WITH TIME ZONE, 
-	PRIMARY KEY (id), 
-	UNIQUE (message_id, content_digest)
-);
-
-CREATE INDEX ix_inbound_message_id ON inbound (message_id);
-
-CREATE INDEX ix_inbound_status ON inbound (status);
-
 CREATE TABLE installationsecret (
 	name VARCHAR(40) NOT NULL, 
 	value BYTEA NOT NULL, 
 	PRIMARY KEY (name)
 );
 
+CREATE TABLE blob (
+	id VARCHAR(64) NOT NULL, 
+	key_id INTEGER NOT NULL, 
+	size INTEGER NOT NULL, 
+	data BYTEA NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(key_id) REFERENCES datakey (id)
+);
+
 CREATE TABLE contact (
 	id SERIAL NOT NULL, 
-	email VARCHAR(320) NOT NULL, 
-	name VARCHAR(200) NOT NULL, 
+	email BYTEA NOT NULL, 
+	email_hmac VARCHAR(64) NOT NULL, 
+	name BYTEA NOT NULL, 
+	key_id INTEGER, 
+	row_key VARCHAR(16) NOT NULL, 
+	erased_at TIMESTAMP WITH TIME ZONE, 
 	account_id INTEGER NOT NULL, 
 	role VARCHAR(10) NOT NULL, 
 	language VARCHAR(8) NOT NULL, 
 	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	PRIMARY KEY (id), 
-	UNIQUE (email), 
+	UNIQUE (email_hmac), 
+	FOREIGN KEY(key_id) REFERENCES datakey (id), 
 	FOREIGN KEY(account_id) REFERENCES account (id)
 );
 
 CREATE INDEX ix_contact_account_id ON contact (account_id);
-
-CREATE TABLE quarantine (
-	id SERIAL NOT NULL, 
-	inbound_id INTEGER NOT NULL, 
-	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
-	reason VARCHAR(60) NOT NULL, 
-	detail TEXT NOT NULL, 
-	sender VARCHAR(320) NOT NULL, 
-	released_at TIMESTAMP WITH TIME ZONE, 
-	PRIMARY KEY (id), 
-	UNIQUE (inbound_id), 
-	FOREIGN KEY(inbound_id) REFERENCES inbound (id)
-);
-
-CREATE INDEX ix_quarantine_sender ON quarantine (sender);
 
 CREATE TABLE staff (
 	id SERIAL NOT NULL, 
@@ -98,9 +82,40 @@ CREATE TABLE staff (
 	FOREIGN KEY(department_id) REFERENCES department (id)
 );
 
+CREATE TABLE inbound (
+	id SERIAL NOT NULL, 
+	received_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	source VARCHAR(10) NOT NULL, 
+	peer VARCHAR(200) NOT NULL, 
+	mail_from VARCHAR(320) NOT NULL, 
+	rcpt_tos TEXT NOT NULL, 
+	message_id VARCHAR(998) NOT NULL, 
+	message_id_generated BOOLEAN NOT NULL, 
+	content_digest VARCHAR(64) NOT NULL, 
+	raw BYTEA NOT NULL, 
+	size INTEGER NOT NULL, 
+	row_key VARCHAR(16) NOT NULL, 
+	contact_id INTEGER, 
+	original_sha256 VARCHAR(64) NOT NULL, 
+	status VARCHAR(10) NOT NULL, 
+	attempts INTEGER NOT NULL, 
+	error TEXT, 
+	processed_at TIMESTAMP WITH TIME ZONE, 
+	PRIMARY KEY (id), 
+	UNIQUE (message_id, content_digest), 
+	FOREIGN KEY(contact_id) REFERENCES contact (id)
+);
+
+CREATE INDEX ix_inbound_contact_id ON inbound (contact_id);
+
+CREATE INDEX ix_inbound_message_id ON inbound (message_id);
+
+CREATE INDEX ix_inbound_status ON inbound (status);
+
 CREATE TABLE ticket (
 	id SERIAL NOT NULL, 
-	subject TEXT NOT NULL, 
+	subject BYTEA NOT NULL, 
+	row_key VARCHAR(16) NOT NULL, 
 	status VARCHAR(10) NOT NULL, 
 	category VARCHAR(10) NOT NULL, 
 	priority VARCHAR(10) NOT NULL, 
@@ -154,12 +169,13 @@ CREATE TABLE message (
 	visibility VARCHAR(10) NOT NULL, 
 	author_contact_id INTEGER, 
 	author_staff_id INTEGER, 
-	author_email VARCHAR(320) NOT NULL, 
+	author_email BYTEA NOT NULL, 
 	message_id VARCHAR(998) NOT NULL, 
 	header_message_id VARCHAR(998) NOT NULL, 
-	subject TEXT NOT NULL, 
-	body_text TEXT NOT NULL, 
-	new_text TEXT NOT NULL, 
+	subject BYTEA NOT NULL, 
+	body_text BYTEA NOT NULL, 
+	new_text BYTEA NOT NULL, 
+	row_key VARCHAR(16) NOT NULL, 
 	auth_verdict VARCHAR(200) NOT NULL, 
 	flags VARCHAR(500) NOT NULL, 
 	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
@@ -184,6 +200,7 @@ CREATE TABLE outbox (
 	recipient_key VARCHAR(320) NOT NULL, 
 	message_id VARCHAR(998) NOT NULL, 
 	raw BYTEA NOT NULL, 
+	row_key VARCHAR(16) NOT NULL, 
 	status VARCHAR(10) NOT NULL, 
 	attempts INTEGER NOT NULL, 
 	next_attempt_at TIMESTAMP WITH TIME ZONE NOT NULL, 
@@ -201,6 +218,21 @@ CREATE INDEX ix_outbox_recipient_key ON outbox (recipient_key);
 CREATE INDEX ix_outbox_status ON outbox (status);
 
 CREATE INDEX ix_outbox_ticket_id ON outbox (ticket_id);
+
+CREATE TABLE quarantine (
+	id SERIAL NOT NULL, 
+	inbound_id INTEGER NOT NULL, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	reason VARCHAR(60) NOT NULL, 
+	detail TEXT NOT NULL, 
+	sender VARCHAR(320) NOT NULL, 
+	released_at TIMESTAMP WITH TIME ZONE, 
+	PRIMARY KEY (id), 
+	UNIQUE (inbound_id), 
+	FOREIGN KEY(inbound_id) REFERENCES inbound (id)
+);
+
+CREATE INDEX ix_quarantine_sender ON quarantine (sender);
 
 CREATE TABLE ticketcc (
 	ticket_id INTEGER NOT NULL, 
@@ -221,13 +253,14 @@ CREATE TABLE watch (
 CREATE TABLE attachment (
 	id SERIAL NOT NULL, 
 	message_id INTEGER NOT NULL, 
-	sha256 VARCHAR(64) NOT NULL, 
-	filename VARCHAR(255) NOT NULL, 
+	blob_id VARCHAR(64) NOT NULL, 
+	filename BYTEA NOT NULL, 
+	row_key VARCHAR(16) NOT NULL, 
 	content_type VARCHAR(200) NOT NULL, 
 	size INTEGER NOT NULL, 
 	PRIMARY KEY (id), 
 	FOREIGN KEY(message_id) REFERENCES message (id), 
-	FOREIGN KEY(sha256) REFERENCES blob (sha256)
+	FOREIGN KEY(blob_id) REFERENCES blob (id)
 );
 
 CREATE INDEX ix_attachment_message_id ON attachment (message_id);

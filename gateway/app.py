@@ -26,6 +26,7 @@ from gateway.process import Processor, Settings
 from gateway.staff_desk import StaffDesk, StaffSettings
 from gateway.staff_notices import StaffNotices
 from gateway.store.db import Database
+from gateway.store.vault import Vault
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,11 @@ class Gateway:
         templates_dir: Path = TEMPLATES_DIR,
     ):
         self.config, self.clock = config, clock
-        self.db = Database(config.database_url, busy_timeout_ms=config.database.busy_timeout_ms)
+        self.db = Database(
+            config.database_url,
+            busy_timeout_ms=config.database.busy_timeout_ms,
+            vault=Vault(config.path(config.privacy.key_file)),
+        )
         company = config.company
         renderer = Renderer(templates_dir, company.language)
         about = Company(

@@ -110,6 +110,13 @@ class ProcessingConfig:
 
 
 @dataclass(frozen=True)
+class PrivacyConfig:
+    """Encryption at rest: the master key file lives outside the database (mode 0600)."""
+
+    key_file: str = "var/master.key"
+
+
+@dataclass(frozen=True)
 class ImapAccountConfig:
     host: str = ""
     port: int = 993
@@ -141,6 +148,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     processing: ProcessingConfig = field(default_factory=ProcessingConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     imap: ImapConfig = field(default_factory=ImapConfig)
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -181,6 +189,7 @@ _SECTIONS: dict[str, type] = {
     "limits": LimitsConfig,
     "processing": ProcessingConfig,
     "routing": RoutingConfig,
+    "privacy": PrivacyConfig,
 }
 
 _CHOICES = {

@@ -30,7 +30,7 @@ def ticket_document(session, number: int) -> dict | None:
                 "flags": [f for f in message.flags.split(",") if f],
                 "attachments": [
                     {"filename": a.filename, "content_type": a.content_type, "size": a.size,
-                     "sha256": a.sha256}
+                     "blob": a.blob_id}
                     for a in attachments
                 ],
             }

@@ -23,6 +23,7 @@ from gateway import config as config_module
 from gateway.app import Gateway
 from gateway.store import directory
 from gateway.store.db import Database
+from gateway.store.vault import Vault
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -72,9 +73,14 @@ def db_url(request, tmp_path) -> str:
         connection.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+def key_file(tmp_path: Path) -> Path:
+    """Where the default config (base folder `tmp_path`) keeps the master key."""
+    return tmp_path / "var" / "master.key"
+
+
 @pytest.fixture
-def db(db_url) -> Database:
-    database = Database(db_url, busy_timeout_ms=500)
+def db(db_url, tmp_path) -> Database:
+    database = Database(db_url, busy_timeout_ms=500, vault=Vault(key_file(tmp_path)))
     database.create_schema()
     yield database
     database.dispose()
@@ -170,6 +176,10 @@ def make_config(tmp_path: Path, db_url: str, **sections) -> config_module.Config
     changes = {"database": dataclasses.replace(base.database, url=db_url, busy_timeout_ms=500)}
     changes["smtp"] = dataclasses.replace(base.smtp, port=free_port())
     changes["outbound"] = dataclasses.replace(base.outbound, maildir=str(tmp_path / "outbox"))
+    web_port = free_port()  # the rating page; links in mail point at it
+    changes["web"] = dataclasses.replace(
+        base.web, port=web_port, base_url=f"http://127.0.0.1:{web_port}"
+    )
     for name, values in sections.items():
         changes[name] = dataclasses.replace(changes.get(name, getattr(base, name)), **values)
     return dataclasses.replace(base, base_dir=tmp_path, **changes)

@@ -41,6 +41,14 @@ def write_config(folder: Path, db_url: str | None = None, **sections: dict) -> P
     return path
 
 
+def cli_config(tmp_path: Path, running) -> Path:
+    """A config file of its own for the CLI, on a running gateway's database and key file."""
+    key_file = running.config.path(running.config.privacy.key_file)
+    return write_config(
+        tmp_path / "cli", running.config.database.url, privacy={"key_file": str(key_file)}
+    )
+
+
 def run_cli(capsys, config: Path, *args: str) -> tuple[int, str, str]:
     """Run `gateway --config CONFIG ARGS...`; returns (exit code, stdout, stderr)."""
     capsys.readouterr()
@@ -146,7 +154,7 @@ def test_contacts_import_and_list(cfg, tmp_path, capsys):
 
 
 def test_tickets_list_and_show(gateway, tmp_path, capsys):
-    cfg = write_config(tmp_path / "cli", gateway.config.database.url)
+    cfg = cli_config(tmp_path, gateway)
     add_contact(gateway.db, "alice@customer.example", name="Alice")
     gateway.send(mail(subject="Site down", body="My site is down.\nSince 9:00."))
     gateway.settle()
@@ -176,7 +184,7 @@ def test_tickets_list_and_show(gateway, tmp_path, capsys):
 
 
 def test_tickets_list_filters_by_status(gateway, tmp_path, capsys):
-    cfg = write_config(tmp_path / "cli", gateway.config.database.url)
+    cfg = cli_config(tmp_path, gateway)
     add_contact(gateway.db, "alice@customer.example")
     gateway.send(mail())
     gateway.settle()
@@ -185,7 +193,7 @@ def test_tickets_list_filters_by_status(gateway, tmp_path, capsys):
 
 
 def test_held_list_shows_unknown_senders_mail(gateway, tmp_path, capsys):
-    cfg = write_config(tmp_path / "cli", gateway.config.database.url)
+    cfg = cli_config(tmp_path, gateway)
     gateway.send(mail(sender="stranger@nowhere.example", subject="Verify your account"))
     gateway.settle()
     assert run_json(capsys, cfg, "tickets", "list") == []

@@ -14,7 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from conftest import SinkHandler, add_contact, free_port, mail, make_config
 from sqlmodel import select
-from test_cli import run_json, write_config
+from test_cli import cli_config, run_json
 
 from gateway import compose, outbox
 from gateway.app import Gateway
@@ -126,7 +126,7 @@ def test_confirmation_refused_for_now_is_delivered_after_the_backoff(
     assert row.status == "pending" and "451" in row.last_error and "try later" in row.last_error
     assert within(delay_of(row, clock), 5)
     assert gw.sink.to("alice@customer.example") == []
-    cfg = write_config(tmp_path / "cli", gw.config.database.url)
+    cfg = cli_config(tmp_path, gw)
     [listed] = run_json(capsys, cfg, "outbox", "list")
     assert (listed["status"], listed["attempts"], listed["kind"]) == (
         "pending", 1, "confirmation",
@@ -187,7 +187,7 @@ def test_permanent_failure_parks_the_row_and_records_an_event(
 
     [row] = outbox_rows(gw.gw)
     assert row.attempts == 1 and "550" in row.last_error and "no such user" in row.last_error
-    cfg = write_config(tmp_path / "cli", gw.config.database.url)
+    cfg = cli_config(tmp_path, gw)
     [ticket] = run_json(capsys, cfg, "tickets", "list")
     document = run_json(capsys, cfg, "tickets", "show", str(ticket["number"]))
     [failed] = [e for e in document["events"] if e["kind"] == "delivery-failed"]

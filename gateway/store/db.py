@@ -22,7 +22,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import Session, SQLModel, create_engine
 
-from gateway.store import tables
+from gateway.store import sealing, tables  # noqa: F401 (sealing: registers the ORM hooks)
+from gateway.store.vault import Vault
 
 __all__ = ["Database", "StoreUnavailable", "schema_sql"]
 
@@ -34,8 +35,16 @@ class StoreUnavailable(Exception):
 class Database:
     """One database: a writer engine and a reader engine (the same engine on PostgreSQL)."""
 
-    def __init__(self, url: str, *, pool_size: int = 8, busy_timeout_ms: int = 30_000):
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 8,
+        busy_timeout_ms: int = 30_000,
+        vault: Vault | None = None,
+    ):
         self.url = url
+        self.vault = vault  # seals personal data (store/sealing.py); None: nothing can be written
         self.is_sqlite = url.startswith("sqlite")
         self._turn = None
         if self.is_sqlite:
@@ -74,7 +83,14 @@ class Database:
         return engine
 
     def create_schema(self) -> None:
+        """Create missing tables, then the key file and data keys of a new database."""
         SQLModel.metadata.create_all(self.writer, tables=[t.__table__ for t in tables.ALL_TABLES])
+        if self.vault is not None:
+            with self.write() as session:
+                self.vault.prepare(session.connection())
+
+    def _info(self) -> dict:
+        return {"vault": self.vault}
 
     def drop_schema(self) -> None:
         SQLModel.metadata.drop_all(self.writer, tables=[t.__table__ for t in tables.ALL_TABLES])
@@ -85,7 +101,7 @@ class Database:
         with (
             _unavailable_on_outage(),
             self._writer_turn(),
-            Session(self.writer, expire_on_commit=False) as session,
+            Session(self.writer, expire_on_commit=False, info=self._info()) as session,
             session.begin(),
         ):
             yield session
@@ -101,7 +117,8 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         # Translated too: workers read first, and log an outage once, not a traceback a try.
-        with _unavailable_on_outage(), Session(self.reader, expire_on_commit=False) as session:
+        reader = Session(self.reader, expire_on_commit=False, info=self._info())
+        with _unavailable_on_outage(), reader as session:
             yield session
 
     def ping(self) -> None:

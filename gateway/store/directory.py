@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from gateway.store import sealing
 from gateway.store.tables import Account, Contact, Department, Staff
 
 
@@ -21,7 +22,8 @@ def get_or_create_account(
 
 
 def contact_by_email(session: Session, email: str) -> Contact | None:
-    return session.exec(select(Contact).where(Contact.email == email.lower())).first()
+    key = sealing.email_index(session, email)
+    return session.exec(select(Contact).where(Contact.email_hmac == key)).first()
 
 
 def upsert_contact(
@@ -83,9 +85,6 @@ def list_staff(session: Session) -> list[Staff]:
 
 
 def list_contacts(session: Session) -> list[tuple[Contact, str]]:
-    query = (
-        select(Contact, Account.name)
-        .join(Account, col(Account.id) == col(Contact.account_id))
-        .order_by(col(Contact.email))
-    )
-    return list(session.exec(query).all())
+    """Contacts by address (sorted here: the database holds addresses sealed)."""
+    query = select(Contact, Account.name).join(Account, col(Account.id) == col(Contact.account_id))
+    return sorted(session.exec(query).all(), key=lambda row: row[0].email)

@@ -5,15 +5,16 @@ Rows become core dataclasses here, so nothing outside `store` handles ORM object
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from gateway.core.model import ContactInfo, StaffInfo, TicketInfo
+from gateway.store import sealing
 from gateway.store.tables import (
     Attachment,
     Blob,
@@ -49,7 +50,10 @@ def add_inbound(session: Session, rows: list[dict]) -> list[int]:
     if not rows:
         return []
     statement = insert(Inbound).returning(col(Inbound.id), sort_by_parameter_order=True)
-    values = [{**fields, "size": len(fields["raw"])} for fields in rows]
+    values = [
+        sealing.sealed_values(session, Inbound, {**fields, "size": len(fields["raw"])})
+        for fields in rows
+    ]
     return list(session.execute(statement, values).scalars())
 
 
@@ -104,7 +108,8 @@ def contact_info(row: Contact) -> ContactInfo:
 
 
 def find_contact(session: Session, email: str) -> ContactInfo | None:
-    row = session.exec(select(Contact).where(Contact.email == email.lower())).first()
+    key = sealing.email_index(session, email)
+    row = session.exec(select(Contact).where(Contact.email_hmac == key)).first()
     return contact_info(row) if row else None
 
 
@@ -192,14 +197,18 @@ def add_message(session: Session, **fields) -> Message:
 def add_attachment(
     session: Session, message_id: int, filename: str, content_type: str, data: bytes
 ) -> None:
-    digest = hashlib.sha256(data).hexdigest()
-    if session.get(Blob, digest) is None:
-        session.add(Blob(sha256=digest, size=len(data), data=data))
+    conn, vault = session.connection(), sealing.vault_of(session)
+    key_id = sealing.owner_key(
+        session, conn, Attachment, SimpleNamespace(message_id=message_id), ""
+    )
+    blob_id = vault.blob_id(conn, key_id, data)
+    if session.get(Blob, blob_id) is None:
+        session.add(Blob(id=blob_id, key_id=key_id, size=len(data), data=data))
         session.flush()
     session.add(
         Attachment(
             message_id=message_id,
-            sha256=digest,
+            blob_id=blob_id,
             filename=filename,
             content_type=content_type,
             size=len(data),
@@ -269,14 +278,14 @@ def auto_mail_counts(session: Session, address: str, now: datetime) -> tuple[int
 
 def list_tickets(session: Session, status: str | None, limit: int) -> list[tuple[Ticket, str]]:
     query = (
-        select(Ticket, Contact.email)
+        select(Ticket, Contact)
         .join(Contact, col(Contact.id) == col(Ticket.requester_id))
         .order_by(col(Ticket.id).desc())
         .limit(limit)
     )
     if status:
         query = query.where(Ticket.status == status)
-    return list(session.exec(query).all())
+    return [(ticket, contact.email) for ticket, contact in session.exec(query).all()]
 
 
 def ticket_messages(session: Session, ticket_id: int) -> list[Message]:

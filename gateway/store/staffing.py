@@ -73,9 +73,8 @@ def ccs(session: Session, ticket_id: int) -> list[Contact]:
         select(Contact)
         .join(TicketCc, col(TicketCc.contact_id) == col(Contact.id))
         .where(TicketCc.ticket_id == ticket_id)
-        .order_by(col(Contact.email))
     )
-    return list(session.exec(query))
+    return sorted(session.exec(query), key=lambda contact: contact.email)  # sealed in the database
 
 
 def set_cc(session: Session, ticket_id: int, contact_id: int, on: bool) -> None:
@@ -125,10 +124,8 @@ def last_customer_message(session: Session, ticket_id: int) -> Message | None:
 
 
 def internal_texts(session: Session, ticket_id: int) -> list[str]:
-    query = select(Message.new_text, Message.body_text).where(
-        Message.ticket_id == ticket_id, Message.visibility == "internal"
-    )
-    return [new or body for new, body in session.exec(query)]
+    query = select(Message).where(Message.ticket_id == ticket_id, Message.visibility == "internal")
+    return [note.new_text or note.body_text for note in session.exec(query)]
 
 
 def public_message_ids(session: Session, ticket_id: int) -> list[str]:

@@ -1,15 +1,42 @@
 """The SQLModel tables: the one source of truth for the schema (`schema.sql` is generated).
 
 Times are timezone-aware and stored as UTC. Status and kind columns hold short lowercase words whose
-allowed values are listed beside them.
+allowed values are listed beside them. Columns marked "sealed" hold AES-GCM ciphertext bound to
+the row's `row_key` (see `store/vault.py` and `store/sealing.py`); code outside `gateway/store`
+sees them as plain values.
 """
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+
+def new_row_key() -> str:
+    """A random key naming a row in its ciphertexts' associated data (known before insert)."""
+    return secrets.token_hex(8)
+
+
+def _sealed(default=""):
+    return Field(default=default, sa_column=Column(LargeBinary, nullable=False))
+
+
+class DataKey(SQLModel, table=True):
+    """A data key, wrapped by a master key from the key file; `wrapped` is NULL once destroyed.
+
+    purpose: company (staff-written text, unknown senders' mail) | index (keyed lookups) |
+    contact (one per contact: everything that contact wrote or is about them)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    purpose: str = Field(max_length=10, index=True)
+    row_key: str = Field(max_length=16, unique=True)
+    master_key_id: str = Field(max_length=16, index=True)
+    wrapped: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    created_at: datetime
+    destroyed_at: datetime | None = None
 
 
 class Account(SQLModel, table=True):
@@ -21,8 +48,12 @@ class Account(SQLModel, table=True):
 
 class Contact(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(unique=True, max_length=320)  # lowercased
-    name: str = Field(default="", max_length=200)
+    email: str = _sealed()  # lowercased
+    email_hmac: str = Field(unique=True, max_length=64)  # keyed digest of the address, for lookup
+    name: str = _sealed()
+    key_id: int | None = Field(default=None, foreign_key="datakey.id")
+    row_key: str = Field(default_factory=new_row_key, max_length=16)
+    erased_at: datetime | None = None
     account_id: int = Field(foreign_key="account.id", index=True)
     role: str = Field(default="user", max_length=10)  # owner | admin | user
     language: str = Field(default="en", max_length=8)
@@ -47,7 +78,8 @@ class Staff(SQLModel, table=True):
 
 class Ticket(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    subject: str = Field(sa_column=Column(Text, nullable=False))
+    subject: str = _sealed()
+    row_key: str = Field(default_factory=new_row_key, max_length=16)
     status: str = Field(default="new", max_length=10)  # new|open|pending|resolved|closed
     category: str = Field(default="request", max_length=10)  # request | complaint
     priority: str = Field(default="normal", max_length=10)  # low|normal|high|urgent
@@ -92,8 +124,11 @@ class Inbound(SQLModel, table=True):
     message_id: str = Field(max_length=998, index=True)  # header value or generated
     message_id_generated: bool = False
     content_digest: str = Field(max_length=64)
-    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    raw: bytes = _sealed(b"")  # as received until processed, then the card-redacted copy
     size: int
+    row_key: str = Field(default_factory=new_row_key, max_length=16)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)  # sender
+    original_sha256: str = Field(default="", max_length=64)  # set when `raw` is replaced
     status: str = Field(default="pending", max_length=10, index=True)  # pending|done|failed
     attempts: int = 0
     error: str | None = Field(default=None, sa_column=Column(Text))
@@ -108,30 +143,33 @@ class Message(SQLModel, table=True):
     visibility: str = Field(default="public", max_length=10)  # public | internal
     author_contact_id: int | None = Field(default=None, foreign_key="contact.id")
     author_staff_id: int | None = Field(default=None, foreign_key="staff.id")
-    author_email: str = Field(default="", max_length=320)
+    author_email: str = _sealed()
     message_id: str = Field(unique=True, max_length=998)
     header_message_id: str = Field(default="", max_length=998)
-    subject: str = Field(default="", sa_column=Column(Text, nullable=False))
-    body_text: str = Field(default="", sa_column=Column(Text, nullable=False))  # full text
-    new_text: str = Field(default="", sa_column=Column(Text, nullable=False))  # quotes removed
+    subject: str = _sealed()
+    body_text: str = _sealed()  # full text
+    new_text: str = _sealed()  # quotes removed
+    row_key: str = Field(default_factory=new_row_key, max_length=16)
     auth_verdict: str = Field(default="none", max_length=200)
     flags: str = Field(default="", max_length=500)  # comma-separated defects and notes
     created_at: datetime
 
 
 class Blob(SQLModel, table=True):
-    """Attachment bytes, stored once per distinct content."""
+    """Attachment bytes, stored once per owner's data key and content (id: a keyed digest)."""
 
-    sha256: str = Field(primary_key=True, max_length=64)
+    id: str = Field(primary_key=True, max_length=64)
+    key_id: int = Field(foreign_key="datakey.id")
     size: int
-    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    data: bytes = _sealed(b"")
 
 
 class Attachment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     message_id: int = Field(foreign_key="message.id", index=True)
-    sha256: str = Field(foreign_key="blob.sha256", max_length=64)
-    filename: str = Field(default="", max_length=255)
+    blob_id: str = Field(foreign_key="blob.id", max_length=64)
+    filename: str = _sealed()
+    row_key: str = Field(default_factory=new_row_key, max_length=16)
     content_type: str = Field(default="application/octet-stream", max_length=200)
     size: int
 
@@ -148,7 +186,8 @@ class Outbox(SQLModel, table=True):
     rcpt_to: str = Field(sa_column=Column(Text, nullable=False))  # JSON list
     recipient_key: str = Field(default="", max_length=320, index=True)  # first recipient
     message_id: str = Field(unique=True, max_length=998)
-    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    raw: bytes = _sealed(b"")
+    row_key: str = Field(default_factory=new_row_key, max_length=16)
     status: str = Field(default="pending", max_length=10, index=True)  # pending|sent|failed
     attempts: int = 0
     next_attempt_at: datetime
@@ -200,6 +239,7 @@ class Bouncing(SQLModel, table=True):
 
 
 ALL_TABLES = [
+    DataKey,
     Account,
     Contact,
     Department,

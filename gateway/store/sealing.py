@@ -1,0 +1,209 @@
+"""Sealed columns are encrypted as rows are written and decrypted as they are loaded, so code
+outside `gateway/store` reads and writes plain values and SQL never sees them.
+
+Whose data key seals what (erasing a contact destroys their key and nothing else):
+- a contact's name and address, the tickets they opened (subject), everything they wrote
+  (messages, attachments, the raw mail once processed), and mail sent about their tickets
+  (outbox): the contact's key;
+- what staff wrote (a reply's or note's new text, their address, their attachments): the
+  company key; the full text of staff mail, which quotes the customer, and its subject: the
+  requester's key;
+- mail not yet processed and mail from unknown senders: the company key.
+Only ORM rows are handled here; a bulk INSERT must pass its values through `sealed_values`.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session, attributes
+
+from gateway.store.tables import (
+    Attachment,
+    Blob,
+    Contact,
+    Inbound,
+    Message,
+    Outbox,
+    Ticket,
+    new_row_key,
+)
+from gateway.store.vault import Vault
+
+SEALED: dict[type, tuple[str, ...]] = {
+    Contact: ("email", "name"),
+    Ticket: ("subject",),
+    Message: ("subject", "body_text", "new_text", "author_email"),
+    Attachment: ("filename",),
+    Blob: ("data",),
+    Inbound: ("raw",),
+    Outbox: ("raw",),
+}
+_BYTES = {"raw", "data"}
+ERASED_TEXT = "[erased]"
+ERASED_NAME = "erased contact"
+ERASED_ADDRESS = "erased-contact@erased.invalid"  # RFC 2606: never delivered anywhere
+_PLACEHOLDER = {(Contact, "name"): ERASED_NAME, (Contact, "email"): ERASED_ADDRESS}
+
+
+def vault_of(session: Session) -> Vault:
+    vault = session.info.get("vault")
+    if vault is None:
+        raise RuntimeError("this session has no vault: open it through Database with a key file")
+    return vault
+
+
+def email_index(session: Session, email: str, conn=None) -> str:
+    """The lookup key of an address (lowercased) in `Contact.email_hmac`."""
+    conn = conn if conn is not None else session.connection()
+    return vault_of(session).index(conn, "email:" + email.strip().lower())
+
+
+def _where(kind: type, target, column: str) -> tuple[str, str, str]:
+    return (kind.__tablename__, column, target.id if kind is Blob else target.row_key)
+
+
+# Whose key --------------------------------------------------------------------------------
+
+
+def _contact_key(session: Session, conn, contact_id: int | None) -> int:
+    cache = session.info.setdefault("contact_keys", {})
+    if contact_id not in cache:
+        query = select(Contact.key_id).where(Contact.id == contact_id)
+        cache[contact_id] = conn.execute(query).scalar_one()
+    return cache[contact_id]
+
+
+def _ticket_key(session: Session, conn, ticket_id: int) -> int:
+    cache = session.info.setdefault("ticket_keys", {})
+    if ticket_id not in cache:
+        query = select(Ticket.requester_id).where(Ticket.id == ticket_id)
+        cache[ticket_id] = _contact_key(session, conn, conn.execute(query).scalar_one())
+    return cache[ticket_id]
+
+
+def owner_key(session: Session, conn, kind: type, target, column: str) -> int:
+    """The data key that seals `column` of `target`, a `kind` row (see the module's docstring)."""
+    vault = vault_of(session)
+    if kind is Contact or kind is Blob:
+        return target.key_id
+    if kind is Ticket:
+        return _contact_key(session, conn, target.requester_id)
+    if kind is Message:
+        if target.author_contact_id:
+            return _contact_key(session, conn, target.author_contact_id)
+        if target.author_staff_id and column in ("new_text", "author_email"):
+            return vault.fixed_key(conn, "company")
+        return _ticket_key(session, conn, target.ticket_id)
+    if kind is Attachment:
+        query = select(Message.author_contact_id).where(Message.id == target.message_id)
+        author = conn.execute(query).scalar_one()
+        return _contact_key(session, conn, author) if author else vault.fixed_key(conn, "company")
+    if kind is Inbound and target.contact_id:
+        return _contact_key(session, conn, target.contact_id)
+    if kind is Outbox and target.ticket_id:
+        return _ticket_key(session, conn, target.ticket_id)
+    return vault.fixed_key(conn, "company")
+
+
+# Writing ----------------------------------------------------------------------------------
+
+
+def _seal_columns(session: Session, conn, target, columns) -> dict:
+    vault, plain = vault_of(session), {}
+    for column in columns:
+        value = target.__dict__.get(column)
+        if value is None:
+            value = b"" if column in _BYTES else ""
+        data = value if isinstance(value, bytes) else str(value).encode("utf-8")
+        key = owner_key(session, conn, type(target), target, column)
+        where = _where(type(target), target, column)
+        attributes.set_attribute(target, column, vault.seal(conn, key, where, data))
+        plain[column] = value
+    return plain
+
+
+def _before_insert(mapper, conn, target) -> None:
+    session = inspect(target).session
+    if not isinstance(target, Blob) and not target.row_key:
+        target.row_key = new_row_key()
+    if isinstance(target, Contact):
+        if target.key_id is None:
+            target.key_id = vault_of(session).new_data_key(conn, "contact")
+        target.email_hmac = email_index(session, target.email, conn)
+    plain = _seal_columns(session, conn, target, SEALED[type(target)])
+    inspect(target).info["sealed_plain"] = plain
+
+
+def _before_update(mapper, conn, target) -> None:
+    state = inspect(target)
+    changed = [c for c in SEALED[type(target)] if state.attrs[c].history.has_changes()]
+    if not changed:
+        return
+    if isinstance(target, Contact) and "email" in changed and target.erased_at is None:
+        target.email_hmac = email_index(state.session, target.email, conn)
+    state.info["sealed_plain"] = _seal_columns(state.session, conn, target, changed)
+
+
+def _after_write(mapper, conn, target) -> None:
+    """Put the plain values back, as if they had been written as they are."""
+    for column, value in inspect(target).info.pop("sealed_plain", {}).items():
+        attributes.set_committed_value(target, column, value)
+
+
+def sealed_values(session: Session, table: type, values: dict) -> dict:
+    """A row's values for a bulk INSERT, with a row key and its sealed columns sealed."""
+    values = {**values, "row_key": values.get("row_key") or new_row_key()}
+    target = SimpleNamespace(**({c.name: None for c in table.__table__.columns} | values))
+    conn, vault = session.connection(), vault_of(session)
+    for column in SEALED[table]:
+        data = values[column]
+        data = data if isinstance(data, bytes) else str(data).encode("utf-8")
+        key = owner_key(session, conn, table, target, column)
+        values[column] = vault.seal(conn, key, _where(table, target, column), data)
+    return values
+
+
+# Reading ----------------------------------------------------------------------------------
+
+
+def _open_columns(session: Session, target, columns) -> None:
+    vault, conn, kind = vault_of(session), session.connection(), type(target)
+    erased = False
+    for column in columns:
+        sealed = target.__dict__.get(column)
+        if sealed is None:
+            continue
+        data = vault.open(conn, sealed, _where(kind, target, column))
+        if data is None:
+            erased = True
+            value = b"" if column in _BYTES else _PLACEHOLDER.get((kind, column), ERASED_TEXT)
+        else:
+            value = data if column in _BYTES else data.decode("utf-8")
+        attributes.set_committed_value(target, column, value)
+    if erased:
+        inspect(target).info["erased"] = True
+
+
+def _on_load(target, context) -> None:
+    _open_columns(context.session, target, SEALED[type(target)])
+
+
+def _on_refresh(target, context, attrs) -> None:
+    columns = SEALED[type(target)]
+    _open_columns(context.session, target, [c for c in columns if attrs is None or c in attrs])
+
+
+def is_erased(row) -> bool:
+    """Whether a loaded row holds values whose data key was destroyed."""
+    return bool(inspect(row).info.get("erased"))
+
+
+for _table in SEALED:
+    event.listen(_table, "before_insert", _before_insert)
+    event.listen(_table, "before_update", _before_update)
+    event.listen(_table, "after_insert", _after_write)
+    event.listen(_table, "after_update", _after_write)
+    event.listen(_table, "load", _on_load)
+    event.listen(_table, "refresh", _on_refresh)
