@@ -1,7 +1,7 @@
 """Build outgoing MIME messages whose headers cannot be injected.
 
 Every header value that may come from inbound mail (names, subjects, filenames) passes
-through `clean_line`, and addresses are built with `headerregistry.Address`, which refuses
+through `header_text`, and addresses are built with `headerregistry.Address`, which refuses
 line breaks (CVE-2024-6923 and RT CVE-2012-4730 are the reasons to be strict).
 """
 
@@ -10,11 +10,12 @@ from __future__ import annotations
 import email.policy
 import email.utils
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 
+from gateway.core import cards
 from gateway.core.parse import LOOP_HEADER, clean_filename, clean_line
 
 POLICY = email.policy.SMTP.clone(max_line_length=78)
@@ -56,16 +57,37 @@ def new_message_id(domain: str) -> str:
     return f"<{secrets.token_hex(16)}@{domain}>"
 
 
+def header_text(value: str, limit: int) -> str:
+    """One line of text for a header, with literal encoded-word openers broken up.
+
+    CPython before the CVE-2024-6923 fix decodes "=?...?=" found in plain header text while
+    folding, so a decoded subject like "=?x?q?hi=0ABcc:_victim?=" came out as a Bcc header
+    (found by `scripts/fuzz`). A space after "=" keeps the text readable and inert.
+    """
+    return clean_line(value, limit).replace("=?", "= ?")
+
+
 def _address(email_address: str, name: str = "") -> Address:
     local, _, domain = email_address.partition("@")
-    return Address(display_name=clean_line(name, 200), username=local, domain=domain)
+    return Address(display_name=header_text(name, 200), username=local, domain=domain)
+
+
+def without_cards(draft: Draft) -> Draft:
+    """The last guard of invariant 7 on the way out: inbound text is masked when it arrives,
+    and whatever a template or a person added is masked here."""
+    text = cards.redact(draft.text)
+    html = cards.redact_html(draft.html, card_seen=bool(text.found)) if draft.html else None
+    subject = cards.redact(draft.subject)
+    if not (text.found or text.codes or subject.found or (html and (html.found or html.codes))):
+        return draft
+    return replace(draft, text=text.text, subject=subject.text, html=html.text if html else "")
 
 
 def build(draft: Draft, message_id: str, date: datetime) -> bytes:
     message = EmailMessage(policy=POLICY)
     message["From"] = _address(draft.from_address, draft.from_name)
     message["To"] = [_address(r.email, r.name) for r in draft.to]
-    message["Subject"] = clean_line(draft.subject, 300)
+    message["Subject"] = header_text(draft.subject, 300)
     message["Date"] = email.utils.format_datetime(date.astimezone(UTC))
     message["Message-ID"] = message_id
     if draft.reply_to:
@@ -93,7 +115,7 @@ def build(draft: Draft, message_id: str, date: datetime) -> bytes:
             item.data,
             maintype=maintype or "application",
             subtype=subtype or "octet-stream",
-            filename=clean_filename(item.filename),
+            filename=header_text(clean_filename(item.filename), 255),
         )
     if draft.language:  # after set_content, which resets Content-* headers
         message["Content-Language"] = draft.language
