@@ -99,7 +99,7 @@ def enqueue(
                        detail={"kind": kind, "bouncing": sorted(stopped)})  # fmt: skip
         return ""
     message_id = compose.new_message_id(message_domain)
-    raw = compose.build(draft, message_id, now)
+    raw = compose.build(compose.without_cards(draft), message_id, now)
     row = outbox_rows.add(
         session,
         created_at=now,

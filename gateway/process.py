@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from gateway import card_guard
 from gateway.bounce_desk import BounceDesk
 from gateway.core import limits, parse, senders, threads
 from gateway.core.decide import decide
@@ -130,7 +131,9 @@ class Processor:
                     return 0
                 if item.mail is None:
                     raise ValueError(item.error)
+                item, cards = card_guard.redact(item)  # before anything is stored or echoed
                 queued = self._handle(session, row, item.mail, now)
+                queued += card_guard.settle(session, self.notices, row, cards, now)
                 repo.finish_inbound(session, row, "done", now, None)
                 return queued
         except Exception as error:

@@ -1,0 +1,79 @@
+"""Card numbers in inbound mail (invariant 7): mask them before anything is stored or echoed,
+then, once the message is applied, keep only a masked raw copy and tell the people concerned.
+
+The raw bytes as received stay sealed in the spool only while the message waits to be processed
+(or fails, for replay); once it is done they are replaced by the copy `card_mail.redacted_raw`
+builds (unchanged bytes when no card number was found), sealed under the sender's key, and the
+SHA-256 of the original is recorded. Staff see a `card-number-redacted` event; the customer gets
+one notice per ticket saying the number was removed and must never be sent by mail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from gateway import compose, outbox
+from gateway.core import card_mail, threads
+from gateway.store import privacy_rows, repo
+
+
+def redact(item):
+    """The processing work item with its parsed mail masked, and what was found."""
+    finding = card_mail.redact_mail(item.mail)
+    if not finding.any:
+        return item, finding
+    return dataclasses.replace(item, mail=finding.mail), finding
+
+
+def settle(session, notices, row, finding: card_mail.CardFinding, now: datetime) -> int:
+    """After a message was applied: keep the safe raw copy; returns the number of mails queued."""
+    original = row.raw
+    header_found = card_mail.header_cards(original)
+    message = privacy_rows.message_for_inbound(session, row.id)
+    author = message.author_contact_id if message is not None else None
+    found = finding.any or header_found > 0
+    kept = card_mail.redacted_raw(original, finding.mail) if found else original
+    privacy_rows.keep_processed_raw(session, row, kept, author)
+    if not found:
+        return 0
+    ticket_id = message.ticket_id if message is not None else None
+    repo.add_event(
+        session, now, "card-number-redacted", ticket_id=ticket_id,
+        detail={"inbound_id": row.id, "cards": finding.found + header_found,
+                "security_codes": finding.codes},
+    )  # fmt: skip
+    if message is None or author is None or "automatic" in message.flags:
+        return 0  # staff, unknown senders and auto-replies get no notice
+    return _notice(session, notices, message, author, now)
+
+
+def _notice(session, notices, message, contact_id: int, now: datetime) -> int:
+    key = f"card-notice:ticket:{message.ticket_id}"
+    if privacy_rows.outbox_key_taken(session, key):
+        return 0  # one notice per ticket: a reply quoting the number is not told again
+    ticket = repo.get_ticket(session, message.ticket_id)
+    contact = repo.contact_by_id(session, contact_id)
+    company, lang = notices.company, notices.language(contact.language)
+    tag = threads.subject_tag(company.tag, ticket.id)
+    # Nothing the mail said is repeated: the sender may not be who the From line claims.
+    rendered = notices.renderer.render("card_notice", lang, {"tag": tag, "company": company.name})
+    draft = compose.Draft(
+        from_name=company.name,
+        from_address=company.support_address,
+        to=(compose.Recipient(contact.email, contact.name),),
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        reply_to=threads.token_address(company.support_address, ticket.reply_token),
+        in_reply_to=message.header_message_id,
+        auto_submitted="auto-replied",
+        language=lang,
+        loop_domain=company.domain,
+    )
+    queued = outbox.enqueue(
+        session, draft, kind="card-notice", ticket_id=ticket.id,
+        envelope_from=company.bounce_address, now=now, message_domain=company.domain,
+        dedupe_key=key,
+    )  # fmt: skip
+    return 1 if queued else 0

@@ -1,0 +1,141 @@
+"""Queries behind privacy: the raw copy kept after processing, a contact's data for export,
+and erasure (the contact's data key destroyed, their address scrubbed from clear columns)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+from sqlalchemy import or_, update
+from sqlalchemy.orm.attributes import flag_modified
+from sqlmodel import Session, col, select
+
+from gateway.store import sealing
+from gateway.store.tables import (
+    Account,
+    Attachment,
+    Bouncing,
+    Contact,
+    Event,
+    Inbound,
+    Message,
+    Outbox,
+    Quarantine,
+    Ticket,
+)
+
+
+def message_for_inbound(session: Session, inbound_id: int) -> Message | None:
+    query = select(Message).where(Message.inbound_id == inbound_id).order_by(col(Message.id))
+    return session.exec(query).first()
+
+
+def keep_processed_raw(session: Session, row: Inbound, raw: bytes, contact_id: int | None) -> None:
+    """Replace the raw bytes as received by the copy safe to keep, sealed under the sender's
+    key (the company key for staff and unknown senders); record the original's SHA-256."""
+    row.original_sha256 = hashlib.sha256(row.raw).hexdigest()
+    row.contact_id = contact_id
+    row.raw = raw
+    flag_modified(row, "raw")  # sealed again even when unchanged: the key may differ
+    session.add(row)
+
+
+def outbox_key_taken(session: Session, dedupe_key: str) -> bool:
+    query = select(Outbox.id).where(Outbox.dedupe_key == dedupe_key)
+    return session.exec(query).first() is not None
+
+
+# Export -----------------------------------------------------------------------------------
+
+
+def account_name(session: Session, account_id: int) -> str:
+    account = session.get(Account, account_id)
+    return account.name if account else ""
+
+
+def requested_tickets(session: Session, contact_id: int) -> list[Ticket]:
+    query = select(Ticket).where(Ticket.requester_id == contact_id).order_by(col(Ticket.id))
+    return list(session.exec(query))
+
+
+def authored_messages(session: Session, contact_id: int) -> list[Message]:
+    """Public messages the contact wrote (never internal notes, never anyone else's)."""
+    query = (
+        select(Message)
+        .where(Message.author_contact_id == contact_id, Message.visibility == "public")
+        .order_by(col(Message.id))
+    )
+    return list(session.exec(query))
+
+
+def inbound_raw(session: Session, inbound_id: int | None, contact_id: int) -> bytes | None:
+    """The kept raw copy of a contact's message, if it is theirs and was processed."""
+    row = session.get(Inbound, inbound_id) if inbound_id else None
+    if row is None or row.contact_id != contact_id or not row.original_sha256:
+        return None
+    return row.raw
+
+
+def attachments_of(session: Session, message_id: int) -> list[tuple[Attachment, bytes]]:
+    from gateway.store.tables import Blob
+
+    rows = session.exec(select(Attachment).where(Attachment.message_id == message_id))
+    return [(a, session.get(Blob, a.blob_id).data) for a in rows]
+
+
+# Erasure ----------------------------------------------------------------------------------
+
+
+def erase_contact(session: Session, contact: Contact, now: datetime) -> dict:
+    """Destroy the contact's data key, so every value sealed under it (their name, address,
+    tickets' subjects, messages, attachments, raw mail, mail sent to them) is unreadable in
+    this database and in every copy of it; then scrub their address from clear columns."""
+    address = contact.email
+    vault = sealing.vault_of(session)
+    conn = session.connection()
+    vault.destroy(conn, contact.key_id)
+    contact.erased_at = now
+    contact.email_hmac = f"erased:{contact.id}"  # the address may come back as a new contact
+    session.add(contact)
+    session.flush()
+    counts = {"key_destroyed": contact.key_id, **_scrub(session, address, contact.id)}
+    session.expire_all()  # rows loaded before hold plain values the key no longer opens
+    return counts
+
+
+def _scrub(session: Session, address: str, contact_id: int) -> dict:
+    """Columns that hold addresses in clear for routing, rate limits and the audit log."""
+    tombstone = f"erased-contact-{contact_id}"
+    address = address.lower()
+    done = {}
+    requested = select(Ticket.id).where(Ticket.requester_id == contact_id)
+    statements = {
+        "outbox_cancelled": update(Outbox)
+        .where(Outbox.status == "pending")
+        .where(or_(Outbox.recipient_key == address, col(Outbox.ticket_id).in_(requested)))
+        .values(status="failed", last_error="not sent: the contact was erased"),
+        "events": update(Event).where(Event.actor == address).values(actor=tombstone),
+        "held": update(Quarantine).where(Quarantine.sender == address).values(sender=tombstone),
+        "spool": update(Inbound).where(Inbound.mail_from == address).values(mail_from=""),
+        "outbox": update(Outbox).where(Outbox.recipient_key == address)
+        .values(recipient_key=tombstone),
+    }  # fmt: skip
+    for name, statement in statements.items():
+        done[name] = session.execute(statement).rowcount or 0
+    session.execute(update(Bouncing).where(Bouncing.address == address).values(address=tombstone))
+    like = f"%{address}%"
+    rows = session.exec(
+        select(Outbox).where(or_(col(Outbox.rcpt_to).like(like), col(Outbox.mail_from).like(like)))
+    ).all()
+    for row in rows:
+        row.rcpt_to = json.dumps([tombstone if r.lower() == address else r
+                                  for r in json.loads(row.rcpt_to)])  # fmt: skip
+        session.add(row)
+    for row in session.exec(select(Event).where(col(Event.detail).like(like))).all():
+        row.detail = row.detail.replace(address, tombstone)
+        session.add(row)
+    for row in session.exec(select(Inbound).where(col(Inbound.rcpt_tos).like(like))).all():
+        row.rcpt_tos = row.rcpt_tos.replace(address, tombstone)
+        session.add(row)
+    return done
