@@ -17,7 +17,7 @@ POLL_SECONDS = 0.02
 
 
 class Watcher:
-    def __init__(self, config: Path, maildir: Path):
+    def __init__(self, config: Path, maildir: Path, alive=lambda: True):
         url = tomllib.loads(config.read_text())["database"]["url"]
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/"):
@@ -25,6 +25,7 @@ class Watcher:
         self.engine = create_engine(url)
         self.maildir = maildir / "new"
         self.targets = (0, 0)
+        self.alive = alive  # False once a gateway process died: stop waiting
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as connection:
@@ -43,7 +44,7 @@ class Watcher:
 
     def wait(self, inbound: int, mails: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.alive():
             if self._done(inbound, mails):
                 return True
             time.sleep(POLL_SECONDS)
