@@ -144,6 +144,35 @@ CREATE INDEX ix_ticket_account_id ON ticket (account_id);
 
 CREATE INDEX ix_ticket_requester_id ON ticket (requester_id);
 
+CREATE TABLE approval (
+	id SERIAL NOT NULL, 
+	ticket_id INTEGER NOT NULL, 
+	question TEXT NOT NULL, 
+	asked_by_staff_id INTEGER, 
+	asked_by VARCHAR(320) NOT NULL, 
+	asked_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	expires_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	token VARCHAR(64) NOT NULL, 
+	status VARCHAR(10) NOT NULL, 
+	decided_at TIMESTAMP WITH TIME ZONE, 
+	decided_by_contact_id INTEGER, 
+	decided_by VARCHAR(320) NOT NULL, 
+	via VARCHAR(10) NOT NULL, 
+	evidence_message_id VARCHAR(998) NOT NULL, 
+	evidence_verdict VARCHAR(200) NOT NULL, 
+	evidence_sha256 VARCHAR(64) NOT NULL, 
+	evidence_detail TEXT NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(ticket_id) REFERENCES ticket (id), 
+	FOREIGN KEY(asked_by_staff_id) REFERENCES staff (id), 
+	UNIQUE (token), 
+	FOREIGN KEY(decided_by_contact_id) REFERENCES contact (id)
+);
+
+CREATE INDEX ix_approval_status ON approval (status);
+
+CREATE INDEX ix_approval_ticket_id ON approval (ticket_id);
+
 CREATE TABLE event (
 	id SERIAL NOT NULL, 
 	at TIMESTAMP WITH TIME ZONE NOT NULL, 

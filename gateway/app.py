@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from gateway import intake
+from gateway.approvals import ApprovalDesk
 from gateway.config import Config
 from gateway.core.model import Policy
 from gateway.core.limits import MailLimits
@@ -23,6 +24,7 @@ from gateway.bounce_desk import BounceDesk
 from gateway.notices import Company, Notices
 from gateway.outbox import Delivery, MailSender, Renderer, RetryPolicy
 from gateway.process import Processor, Settings
+from gateway.sender_auth import Authenticator, Resolver
 from gateway.staff_desk import StaffDesk, StaffSettings
 from gateway.staff_notices import StaffNotices
 from gateway.store.db import Database
@@ -110,6 +112,16 @@ def build_pollers(
     return pollers
 
 
+def build_authenticator(config: Config, resolver: Resolver | None) -> Authenticator:
+    """The sender checks; verify mode asks the DNS (tests pass an in-memory zone)."""
+    auth = config.auth
+    if auth.mode == "verify" and resolver is None:
+        from gateway.edges.dns_resolver import DnsResolver
+
+        resolver = DnsResolver(timeout=auth.dns_timeout_seconds)
+    return Authenticator(auth.mode, auth.trusted_authserv_ids, resolver)
+
+
 class Gateway:
     def __init__(
         self,
@@ -118,6 +130,7 @@ class Gateway:
         clock: Callable[[], datetime] = utc_now,
         sender: MailSender | None = None,
         templates_dir: Path = TEMPLATES_DIR,
+        resolver: Resolver | None = None,
     ):
         self.config, self.clock = config, clock
         self.db = Database(
@@ -137,12 +150,20 @@ class Gateway:
         )
         self.notices = Notices(renderer, about)
         staff_notices = StaffNotices(renderer, about)
+        self.approvals = ApprovalDesk(
+            renderer,
+            about,
+            staff_notices,
+            base_url=config.web.base_url,
+            expire_after=timedelta(days=config.approvals.expire_days),
+        )
         staff_desk = StaffDesk(
             staff_notices,
             StaffSettings(
                 trusted_authserv_ids=config.auth.trusted_authserv_ids,
                 insecure_trust_staff_from=config.auth.insecure_trust_staff_from,
             ),
+            approvals=self.approvals,
         )
         lim = config.limits
         self.parser = parser_process.ParserProcess(lim.parse_timeout_seconds, lim.parse_memory_mb)
@@ -174,6 +195,8 @@ class Gateway:
             clock,
             BounceDesk(staff_notices, about.bounce_address),
             parser=self.parser,
+            authenticator=build_authenticator(config, resolver),
+            approvals=self.approvals,
         )
         self.sender = sender or build_sender(config)
         out = config.outbound

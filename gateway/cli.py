@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from gateway import cli_trust
 from gateway import config as config_module
 from gateway.app import ROLES, Gateway, utc_now
 from gateway.contacts_import import read_contacts
@@ -138,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     command("clear", _bounces_clear, "resume automatic mail to an address", group).add_argument(
         "address"
     )
+    cli_trust.add_commands(sub, command)
     return parser
 
 

@@ -66,6 +66,7 @@ class AuthConfig:
     mode: str = "trusted-headers"
     trusted_authserv_ids: tuple[str, ...] = ()
     insecure_trust_staff_from: bool = False
+    dns_timeout_seconds: int = 5  # verify mode: per DNS lookup
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,13 @@ class RoutingConfig:
     """Where new tickets go before anyone transfers them ("" = every staff member is told)."""
 
     default_department: str = ""
+
+
+@dataclass(frozen=True)
+class ApprovalsConfig:
+    """Written permission requests (`/ask-permission`): how long an answer is accepted."""
+
+    expire_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     processing: ProcessingConfig = field(default_factory=ProcessingConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
+    approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     imap: ImapConfig = field(default_factory=ImapConfig)
     base_dir: Path = field(default_factory=Path.cwd)
@@ -189,6 +198,7 @@ _SECTIONS: dict[str, type] = {
     "limits": LimitsConfig,
     "processing": ProcessingConfig,
     "routing": RoutingConfig,
+    "approvals": ApprovalsConfig,
     "privacy": PrivacyConfig,
 }
 

@@ -37,8 +37,11 @@ class Notices:
     def language(self, preferred: str) -> str:
         return preferred if preferred in LANGUAGES else self.company.language
 
-    def confirmation(self, session, ticket, contact: ContactInfo, mail: ParsedMail, now: datetime):
-        """Written confirmation of a new ticket, threaded under the customer's own mail."""
+    def confirmation(
+        self, session, ticket, contact: ContactInfo, mail: ParsedMail, now: datetime, echo=True
+    ):
+        """Written confirmation of a new ticket, threaded under the customer's own mail; with
+        `echo` false (unverified sender) nothing the mail said is repeated."""
         company, lang = self.company, self.language(contact.language)
         rendered = self.renderer.render(
             "confirmation",
@@ -49,8 +52,9 @@ class Notices:
                 "ticket_number": ticket.id,
                 "tag": threads.subject_tag(company.tag, ticket.id),
                 "subject": ticket.subject,
-                "body": mail.text,
-                "attachments": [a.filename for a in mail.attachments],
+                "echo": echo,
+                "body": mail.text if echo else "",
+                "attachments": [a.filename for a in mail.attachments] if echo else [],
                 "response_minutes": company.first_response_minutes,
                 "support_address": company.support_address,
             },

@@ -13,12 +13,15 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from gateway import card_guard
+from gateway import customer_cc
+from gateway.approvals import ApprovalDesk
 from gateway.bounce_desk import BounceDesk
-from gateway.core import limits, parse, senders, threads
+from gateway.core import approvals as approval_rules
+from gateway.core import border, limits, parse, senders, threads
 from gateway.core.decide import decide
 from gateway.core.model import (
     AddToTicket,
@@ -32,14 +35,16 @@ from gateway.core.model import (
     Policy,
     Sender,
     SenderKind,
+    Verdict,
 )
 from gateway.core.quotes import new_text
 from gateway.errors import ParseRefused
 from gateway.notices import Notices
+from gateway.sender_auth import Authenticator
 from gateway.staff_commands import involved_staff
 from gateway.staff_desk import StaffDesk
 from gateway.staff_notices import StaffNotices
-from gateway.store import repo, staffing
+from gateway.store import accounts, repo, staffing
 from gateway.store.db import Database
 from gateway.store.tables import Inbound
 
@@ -67,6 +72,7 @@ class _Work:
     inbound_id: int
     mail: ParsedMail | None
     error: str | None
+    verdict: Verdict = Verdict()
     refused: ParseRefused | None = None
 
 
@@ -81,21 +87,26 @@ class Processor:
         clock: Callable[[], datetime],
         bounce_desk: BounceDesk,
         parser: Callable[[bytes, str], ParsedMail] = parse.parse,
+        authenticator: Authenticator | None = None,
+        approvals: ApprovalDesk | None = None,
     ):
         self.db, self.notices, self.settings, self.clock = db, notices, settings, clock
         self.staff_notices, self.staff_desk = staff_notices, staff_desk
         self.bounce_desk, self.parser = bounce_desk, parser
+        self.authenticator = authenticator or Authenticator("trusted-headers", (), None)
+        self.approvals = approvals
 
     def run_once(self) -> tuple[int, int]:
         """Process a batch of pending rows; returns (processed, mails queued)."""
         with self.db.read() as session:
             pending = [
-                (row.id, row.raw, row.message_id)
+                (row.id, row.raw, row.message_id, _envelope(row))
                 for row in repo.pending_inbound(session, self.settings.batch_size)
             ]
         if not pending:
             return 0, 0
-        work = [self._parse(*item) for item in pending]
+        # Verified here, before the write transaction: DNS lookups must not hold the lock.
+        work = [self._authenticate(self._parse(*item[:3]), item[1], item[3]) for item in pending]
         work.reverse()
         processed = queued = 0
         while work:  # short transactions: on SQLite the listener waits for the lock to say 250
@@ -120,6 +131,20 @@ class Processor:
             log.warning("inbound %s could not be parsed: %s", inbound_id, error)
             return _Work(inbound_id, None, f"parse failed: {type(error).__name__}: {error}")
 
+    def _authenticate(self, item: _Work, raw: bytes, envelope: Envelope) -> _Work:
+        """Keep only our border's Authentication-Results, then the sender verdict."""
+        if item.mail is None:
+            return item
+        authenticator = self.authenticator
+        trusted = authenticator.trusted_ids if authenticator.mode == "trusted-headers" else ()
+        mail = border.keep_trusted_results(item.mail, trusted)
+        try:
+            verdict = authenticator.verdict(raw, mail, envelope)
+        except Exception as error:  # a checker bug must not park the mail: unverified
+            log.warning("inbound %s: verification failed: %s", item.inbound_id, error)
+            verdict = Verdict("none", f"verification error: {type(error).__name__}", checked=True)
+        return replace(item, mail=mail, verdict=verdict)
+
     def _apply_one(self, session, row: Inbound, item: _Work) -> int:
         now = self.clock()
         try:
@@ -132,7 +157,7 @@ class Processor:
                 if item.mail is None:
                     raise ValueError(item.error)
                 item, cards = card_guard.redact(item)  # before anything is stored or echoed
-                queued = self._handle(session, row, item.mail, now)
+                queued = self._handle(session, row, item.mail, now, item.verdict)
                 queued += card_guard.settle(session, self.notices, row, cards, now)
                 repo.finish_inbound(session, row, "done", now, None)
                 return queued
@@ -142,8 +167,9 @@ class Processor:
             repo.finish_inbound(session, row, "failed", now, detail[:2000])
             return 0
 
-    def _handle(self, session, row: Inbound, mail: ParsedMail, now: datetime) -> int:
-        envelope = Envelope(row.mail_from, tuple(json.loads(row.rcpt_tos)), row.peer, row.source)
+    def _handle(self, session, row: Inbound, mail: ParsedMail, now: datetime,
+                verdict: Verdict) -> int:  # fmt: skip
+        envelope = _envelope(row)
         bounced = self.bounce_desk.handle(session, row, mail, envelope, now)
         if bounced is not None:
             return bounced
@@ -155,9 +181,20 @@ class Processor:
             mail, envelope.rcpt_tos, self.settings.support_address, self.settings.tag
         )
         if sender.kind is SenderKind.STAFF:
-            return self.staff_desk.handle(session, row, mail, envelope, sender.staff, keys, now)
+            return self.staff_desk.handle(
+                session, row, mail, envelope, sender.staff, keys, now, verdict
+            )
+        request = self.approvals.request_for(session, keys.token) if self.approvals else None
+        answer = approval_rules.read_answer(new_text(mail.text, mail.html)) if request else None
+        if answer is not None:
+            return self.approvals.answer_by_mail(
+                session, row, mail, envelope, sender, verdict, request, answer, now
+            )
+        by_token = repo.ticket_by_token(session, keys.token)
+        if by_token is None and request is not None:  # a reply to a permission request
+            by_token = repo.ticket_by_id(session, request.ticket_id)
         candidates = Candidates(
-            by_token=self._surviving(session, repo.ticket_by_token(session, keys.token)),
+            by_token=self._surviving(session, by_token),
             by_reference=self._surviving(
                 session, repo.ticket_by_references(session, keys.references)
             ),
@@ -179,12 +216,17 @@ class Processor:
                 recipients_complaints=self.settings.complaints_address.lower()
                 in (r.lower() for r in envelope.rcpt_tos),
                 flags=tuple(flags),
+                verdict=verdict,
             )
         )
+        if not verdict.verified:
+            flags.append("unverified")
+        if mail.removed_headers:  # forged A-R or X-Gateway-* arriving from outside
+            flags.append("foreign-headers-removed")
         if isinstance(decision, OpenTicket):
-            return self._open(session, row, mail, decision, flags, now)
+            return self._open(session, row, mail, decision, flags, now, verdict)
         if isinstance(decision, AddToTicket):
-            return self._add(session, row, mail, decision, flags, now)
+            return self._add(session, row, mail, decision, flags, now, verdict)
         return self._hold(session, row, mail, decision, now)
 
     def _default_department(self, session) -> int | None:
@@ -198,7 +240,7 @@ class Processor:
         if found is None:
             return None
         ticket = staffing.resolve_merged(session, repo.get_ticket(session, found.id))
-        return repo.ticket_info(ticket) if ticket is not None else None
+        return accounts.ticket_access(session, ticket) if ticket is not None else None
 
     def _sender(self, session, mail: ParsedMail) -> Sender:
         author = mail.sender
@@ -219,7 +261,7 @@ class Processor:
         last = repo.last_event_at(session, "stranger-notice", email)
         return AutoMailHistory(last_hour=hour, last_day=day, last_stranger_notice=last)
 
-    def _store_message(self, session, row, mail, ticket_id, author_id, flags, now):
+    def _store_message(self, session, row, mail, ticket_id, author_id, flags, now, verdict):
         message_id = mail.message_id
         if repo.message_id_taken(session, message_id):
             message_id = f"<{row.content_digest[:32]}.reused@{self.settings.domain}>"
@@ -236,6 +278,7 @@ class Processor:
             subject=mail.subject,
             body_text=mail.text,
             new_text=new_text(mail.text, mail.html),
+            auth_verdict=str(verdict)[:200],
             flags=",".join(flags)[:500],
             created_at=now,
         )
@@ -243,7 +286,7 @@ class Processor:
             repo.add_attachment(session, message.id, item.filename, item.content_type, item.data)
         return message
 
-    def _open(self, session, row, mail, decision: OpenTicket, flags, now) -> int:
+    def _open(self, session, row, mail, decision: OpenTicket, flags, now, verdict) -> int:
         contact = decision.contact
         ticket = repo.create_ticket(
             session,
@@ -257,7 +300,9 @@ class Processor:
             updated_at=now,
             sla_due_at=decision.sla_due_at,
         )
-        message = self._store_message(session, row, mail, ticket.id, contact.id, flags, now)
+        message = self._store_message(session, row, mail, ticket.id, contact.id, flags, now,
+                                      verdict)  # fmt: skip
+        customer_cc.add_copies(session, ticket, contact, mail, verdict, now)
         repo.add_event(
             session, now, "ticket-opened", ticket_id=ticket.id, actor=contact.email,
             detail={"category": decision.category, "inbound_id": row.id},
@@ -269,15 +314,21 @@ class Processor:
                 detail={"reason": decision.withheld_reason},
             )  # fmt: skip
             return queued
-        self.notices.confirmation(session, ticket, contact, mail, now)
+        # Unverified mail is not echoed back: a service writing in a customer's name (the
+        # Ticket Trick) must not get its own content mailed back to that customer.
+        echo = verdict.verified or not verdict.checked
+        self.notices.confirmation(session, ticket, contact, mail, now, echo=echo)
         return queued + 1
 
-    def _add(self, session, row, mail, decision: AddToTicket, flags, now) -> int:
+    def _add(self, session, row, mail, decision: AddToTicket, flags, now, verdict) -> int:
         ticket = repo.get_ticket(session, decision.ticket.id)
         if decision.automatic:
             flags = [*flags, "automatic"]
-        sender_id = repo.find_contact(session, mail.sender.email).id
-        message = self._store_message(session, row, mail, ticket.id, sender_id, flags, now)
+        sender = repo.find_contact(session, mail.sender.email)
+        message = self._store_message(session, row, mail, ticket.id, sender.id, flags, now,
+                                      verdict)  # fmt: skip
+        if not decision.automatic:
+            customer_cc.add_copies(session, ticket, sender, mail, verdict, now)
         kind = "auto-reply-recorded" if decision.automatic else "customer-replied"
         repo.add_event(
             session, now, kind, ticket_id=ticket.id, actor=mail.sender.email,
@@ -328,3 +379,7 @@ class Processor:
         self.notices.stranger(session, sender, now)
         repo.add_event(session, now, "stranger-notice", actor=sender, detail={"inbound_id": row.id})
         return 1
+
+
+def _envelope(row: Inbound) -> Envelope:
+    return Envelope(row.mail_from, tuple(json.loads(row.rcpt_tos)), row.peer, row.source)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from gateway.core import permissions
 from gateway.core.commands import Command, CommandError
 from gateway.staff_notices import Sent, StaffNotices
-from gateway.store import directory, repo, staffing
+from gateway.store import accounts, directory, repo, staffing
 from gateway.store.tables import Staff, Ticket
 
 
@@ -94,12 +95,18 @@ def _plan_one(session, ticket: Ticket, author: Staff, command: Command):
     if verb == "cc":
         contact = directory.contact_by_email(session, argument)
         if command.option == "add":
-            if contact is None or contact.account_id != ticket.account_id:
-                return None, f"{argument} is not a contact of this ticket's customer account"
+            info = accounts.ticket_access(session, ticket)
+            contact_info = repo.contact_info(contact) if contact is not None else None
+            if not permissions.may(permissions.Action.BE_CC, contact_info, info, verified=True):
+                return None, (f"{argument} is not a contact of this ticket's customer account "
+                              "or of its reseller")  # fmt: skip
             return Step(command, contact_id=contact.id), None
         if contact is None or contact.id not in {c.id for c in staffing.ccs(session, ticket.id)}:
             return None, f"{argument} is not in copy of this ticket"
         return Step(command, contact_id=contact.id), None
+    if verb == "ask-permission" and not accounts.approvers(session, ticket):
+        return None, ("nobody may approve for this customer: the account (or its reseller) "
+                      "needs a contact with the role owner or admin")  # fmt: skip
     return Step(command), None
 
 
@@ -111,6 +118,7 @@ def apply(
     step: Step,
     outcome: Outcome,
     now: datetime,
+    approvals=None,  # the ApprovalDesk, for /ask-permission
 ) -> None:
     verb, argument = step.command.verb, step.command.argument
     detail: dict = {"command": step.command.line}
@@ -154,6 +162,8 @@ def apply(
             text="", internal=True, kind="staff-show", now=now, full_history=True,
         )  # fmt: skip
         outcome.recorded.append("whole ticket mailed to you")
+    elif verb == "ask-permission":
+        approvals.ask(session, ticket, author, argument, outcome, now)
     ticket.updated_at = now
     repo.add_event(session, now, f"command-{verb}", ticket_id=ticket.id, actor=author.email,
                    detail=detail)  # fmt: skip

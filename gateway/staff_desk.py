@@ -14,7 +14,7 @@ from datetime import datetime
 
 from gateway import compose, staff_commands
 from gateway.core import commands, senders, trust
-from gateway.core.model import Envelope, ParsedMail, StaffInfo, ThreadKeys
+from gateway.core.model import Envelope, ParsedMail, StaffInfo, ThreadKeys, Verdict
 from gateway.core.quotes import new_text
 from gateway.staff_notices import Sent, StaffNotices
 from gateway.store import repo, staffing
@@ -30,8 +30,8 @@ class StaffSettings:
 
 
 class StaffDesk:
-    def __init__(self, notices: StaffNotices, settings: StaffSettings):
-        self.notices, self.settings = notices, settings
+    def __init__(self, notices: StaffNotices, settings: StaffSettings, approvals=None):
+        self.notices, self.settings, self.approvals = notices, settings, approvals
 
     def handle(
         self,
@@ -42,12 +42,12 @@ class StaffDesk:
         info: StaffInfo,
         keys: ThreadKeys,
         now: datetime,
+        verdict: Verdict,
     ) -> int:
-        """Apply one staff mail; returns the number of mails queued."""
+        """Apply one staff mail (`verdict`: the sender verdict); returns the mails queued."""
         staff = staffing.staff_by_id(session, info.id)
         verdict = trust.staff_verdict(
-            mail.auth_results,
-            self.settings.trusted_authserv_ids,
+            verdict,
             staff.email.rpartition("@")[2],
             insecure_trust_from=self.settings.insecure_trust_staff_from,
         )
@@ -80,7 +80,8 @@ class StaffDesk:
             outcome.reopened = True
             ticket.status, ticket.resolved_at = "open", None
         for step in steps:  # first, so a /cc add above a reply receives that reply
-            staff_commands.apply(session, self.notices, ticket, staff, step, outcome, now)
+            staff_commands.apply(session, self.notices, ticket, staff, step, outcome, now,
+                                 approvals=self.approvals)  # fmt: skip
         if posting:
             self._post(session, row, mail, ticket, staff, body, internal, verdict, outcome, now)
         session.add(ticket)

@@ -90,6 +90,7 @@ class StaffNotices:
                     "label": _label(message),
                     "at": message.created_at.strftime("%Y-%m-%d %H:%M UTC"),
                     "author": message.author_email,
+                    "verdict": message.auth_verdict,
                     "text": message.new_text or message.body_text,
                 }
             )

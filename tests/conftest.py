@@ -253,11 +253,11 @@ def start_gateway(tmp_path, db_url, clock, sink):
     """Start a gateway with config overrides; outbound mail goes to the SMTP sink."""
     started: list[Gateway] = []
 
-    def start(**sections) -> RunningGateway:
+    def start(resolver=None, **sections) -> RunningGateway:
         outbound = {"mode": "smtp", "host": "127.0.0.1", "port": sink.port}
         outbound.update(sections.pop("outbound", {}))
         cfg = make_config(tmp_path, db_url, outbound=outbound, **sections)
-        gateway = Gateway(cfg, clock=clock)
+        gateway = Gateway(cfg, clock=clock, resolver=resolver)
         gateway.init()
         gateway.start()
         started.append(gateway)

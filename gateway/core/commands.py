@@ -24,6 +24,7 @@ VERBS = (
     "watch",
     "unwatch",
     "show",
+    "ask-permission",
 )
 USAGE = {
     "note": "/note",
@@ -37,6 +38,7 @@ USAGE = {
     "watch": "/watch",
     "unwatch": "/unwatch",
     "show": "/show",
+    "ask-permission": "/ask-permission WHAT WE WANT TO DO AND WHY",
 }
 _LINE = re.compile(r"^/([a-z-]+)\b\s*(.*)$", re.IGNORECASE)
 _NOTE_SUBJECT = re.compile(r"\[note\]", re.IGNORECASE)

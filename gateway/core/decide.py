@@ -27,6 +27,11 @@ def decide(inp: DecisionInput) -> Decision:
     """The decision for customer and stranger mail (staff mail goes to the staff desk)."""
     auto_reason = senders.automatic_reason(inp.mail, inp.envelope)
     sender = inp.sender
+    verdict = inp.verdict
+    if verdict.result == "fail" and verdict.policy in ("quarantine", "reject"):
+        # The domain asks receivers not to accept such mail (RFC 7489 6.3): held, no notice
+        # (the From is likely forged, so a notice would go to a victim).
+        return Hold(reason="dmarc-fail", detail=str(verdict))
     if sender.kind is SenderKind.CONTACT and sender.contact is not None:
         found = threads.match(sender, inp.candidates)
         if found is not None:

@@ -59,6 +59,7 @@ class ParsedMail:
     received_count: int
     defects: tuple[str, ...] = ()
     auth_results: tuple[str, ...] = ()  # Authentication-Results values, topmost first
+    removed_headers: tuple[str, ...] = ()  # foreign A-R and X-Gateway-* removed at the border
     part_count: int = 1  # MIME parts, containers included
     depth: int = 1  # MIME nesting depth
 
@@ -110,6 +111,8 @@ class TicketInfo:
     reply_token: str
     subject: str
     language: str
+    reseller_id: int | None = None  # the parent account of the ticket's account
+    cc_ids: tuple[int, ...] = ()  # contacts in copy
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,14 @@ class Verdict:
 
     result: str = "none"  # pass | fail | none
     why: str = "not checked"
+    domain: str = ""  # the From domain the verdict speaks for
+    basis: str = ""  # what passed: dmarc | dkim | spf ("" unless result is pass)
+    policy: str = ""  # the domain's published DMARC policy: none | quarantine | reject | ""
+    checked: bool = False  # False when no authentication source is configured at all
+
+    @property
+    def verified(self) -> bool:
+        return self.result == "pass"
 
     def __str__(self) -> str:
         return f"{self.result} ({self.why})"
@@ -213,3 +224,4 @@ class DecisionInput:
     now: datetime
     recipients_complaints: bool = False
     flags: tuple[str, ...] = field(default_factory=tuple)
+    verdict: Verdict = field(default_factory=Verdict)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import mailparser
 
+from gateway.core import border
 from gateway.core.charsets import decode_seven_bit, decode_words
 from gateway.core.htmltext import html_to_text
 from gateway.core.model import Address, AutoSignals, ParsedAttachment, ParsedMail
@@ -53,6 +54,7 @@ def parse(raw: bytes, message_id: str) -> ParsedMail:
         raw = raw.replace(b"\x00", b"")
     mail = mailparser.parse_from_bytes(raw)
     message = mail.message
+    removed = border.strip_internal(message) if message is not None else ()
     defects.extend(_defect_names(mail, message))
     headers = {k.lower(): str(v) for k, v in message.items()} if message is not None else {}
     if "message-id" not in headers:
@@ -88,6 +90,7 @@ def parse(raw: bytes, message_id: str) -> ParsedMail:
             clean_line(str(v), 2000)
             for v in (message.get_all("authentication-results", []) if message is not None else [])
         ),
+        removed_headers=removed,
         **_structure(message),
     )
 

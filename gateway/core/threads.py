@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from gateway.core import permissions
 from gateway.core.model import Candidates, ParsedMail, Sender, ThreadKeys, ThreadMatch, TicketInfo
 
 _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
@@ -53,11 +54,9 @@ def keys_for(
 
 
 def is_participant(sender: Sender, ticket: TicketInfo) -> bool:
-    """Requester or a contact of the ticket's account; staff rules come with staff mail."""
-    contact = sender.contact
-    if contact is None:
-        return False
-    return contact.id == ticket.requester_id or contact.account_id == ticket.account_id
+    """Whoever may reply to the ticket (`permissions`): its requester and contacts in copy,
+    and the owners and admins of its account or reseller; staff rules come with staff mail."""
+    return permissions.may(permissions.Action.REPLY, sender.contact, ticket, verified=False)
 
 
 def match(sender: Sender, candidates: Candidates) -> ThreadMatch | None:

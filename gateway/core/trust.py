@@ -1,9 +1,10 @@
-"""Is a mail that claims to come from staff really theirs? Read a trusted Authentication-Results.
+"""Who really sent a mail: read a trusted Authentication-Results, and judge staff mail by it.
 
-Only the topmost `Authentication-Results` header counts, and only when its authserv-id is one
-the configuration trusts (RFC 8601 section 5: the border MTA removes look-alikes, so deeper
-headers may be forged). Staff mail passes with DMARC pass, or a DKIM pass aligned with the
-company domain. The insecure development switch is named as such and off by default.
+In `trusted-headers` mode the border MTA authenticates and writes one `Authentication-Results`
+header on top; `border.clean` has already removed every other one (RFC 8601 section 5), so the
+header read here is ours. The verdict speaks for the From domain only: a pass for any other
+domain (DKIM of a mailing service, SPF of a forwarder) proves nothing about the author.
+Staff mail needs a DMARC pass or an aligned DKIM pass for the staff member's own domain.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from gateway.core import dmarc
 from gateway.core.model import Verdict
 
 _COMMENT = re.compile(r"\([^()]*\)")
+_POLICY_IN_COMMENT = re.compile(r"\bp=(none|quarantine|reject)\b", re.IGNORECASE)
+STAFF_BASES = ("dmarc", "dkim")
 
 
 @dataclass(frozen=True)
@@ -21,18 +25,24 @@ class AuthResult:
     method: str
     result: str
     properties: dict[str, str]
+    comment: str = ""
+
+
+def authserv_id(value: str) -> str:
+    head = _COMMENT.sub(" ", " ".join(value.split())).split(";", 1)[0].split()
+    return head[0].lower() if head else ""
 
 
 def parse_authentication_results(value: str) -> tuple[str, tuple[AuthResult, ...]]:
     """(authserv-id, results) from one header value; unknown shapes give no results."""
-    value = _COMMENT.sub(" ", " ".join(value.split()))
+    value = " ".join(value.split())
     parts = [p.strip() for p in value.split(";")]
     if not parts or not parts[0]:
         return "", ()
-    authserv_id = parts[0].split()[0].lower()
     results = []
     for part in parts[1:]:
-        tokens = part.split()
+        comment = " ".join(_COMMENT.findall(part))
+        tokens = _COMMENT.sub(" ", part).split()
         if not tokens or "=" not in tokens[0]:
             continue
         method, _, result = tokens[0].partition("=")
@@ -41,39 +51,93 @@ def parse_authentication_results(value: str) -> tuple[str, tuple[AuthResult, ...
             key, sep, val = token.partition("=")
             if sep:
                 props[key.lower()] = val.strip('"').lower()
-        results.append(AuthResult(method.lower(), result.lower(), props))
-    return authserv_id, tuple(results)
+        results.append(AuthResult(method.lower(), result.lower(), props, comment))
+    return authserv_id(parts[0]), tuple(results)
 
 
-def _aligned(domain: str, from_domain: str) -> bool:
-    return domain == from_domain or from_domain.endswith("." + domain)
+def no_single_author(count: int) -> Verdict:
+    """DMARC cannot apply to mail with no author or several (RFC 7489 6.6.1)."""
+    what = "no From address" if count == 0 else f"{count} From addresses"
+    return Verdict("fail", f"{what}: no single author to verify", checked=True)
 
 
-def staff_verdict(
-    auth_results: tuple[str, ...],
-    trusted_ids: tuple[str, ...],
-    from_domain: str,
-    *,
-    insecure_trust_from: bool = False,
+def verdict_from_headers(
+    auth_results: tuple[str, ...], trusted_ids: tuple[str, ...], from_domain: str
 ) -> Verdict:
-    """Pass only on DMARC pass, or DKIM pass aligned with the author's domain."""
-    if insecure_trust_from:
-        return Verdict("pass", "insecure_trust_staff_from is on: From trusted as is")
+    """The verdict our border MTA reported for `from_domain` (trusted-headers mode)."""
+    if not trusted_ids:
+        return Verdict("none", "no trusted authserv-id configured", from_domain)
     if not auth_results:
-        return Verdict("none", "no Authentication-Results header")
-    authserv_id, results = parse_authentication_results(auth_results[0])
-    if authserv_id not in {t.lower() for t in trusted_ids}:
-        return Verdict("none", f"topmost Authentication-Results from untrusted {authserv_id!r}")
+        return Verdict(
+            "none", "no Authentication-Results from our border", from_domain, checked=True
+        )
+    server, results = parse_authentication_results(auth_results[0])
+    if server not in {t.lower() for t in trusted_ids}:
+        return Verdict(
+            "none", f"Authentication-Results from untrusted {server!r}", from_domain, checked=True
+        )
     domain = from_domain.lower()
+    facts = dmarc.Facts(
+        from_domain=domain,
+        dkim=tuple((_signer(r), r.result) for r in results if r.method == "dkim" and _signer(r)),
+        spf=_spf(results),
+    )
     for item in results:
-        aligned = _aligned(item.properties.get("header.from", ""), domain)
-        if item.method == "dmarc" and item.result == "pass" and aligned:
-            return Verdict("pass", f"dmarc=pass for {domain} ({authserv_id})")
+        if item.method == "dmarc" and item.properties.get("header.from", "") == domain:
+            policy = _policy(item)
+            if item.result == "pass":
+                return Verdict(
+                    "pass", f"dmarc=pass for {domain} ({server})", domain, "dmarc", policy, True
+                )
+            if item.result in ("fail", "quarantine", "reject"):
+                why = f"dmarc=fail for {domain} (p={policy or 'unknown'}) ({server})"
+                return Verdict("fail", why, domain, "", policy, True)
+    verdict = dmarc.evaluate(facts)
+    return Verdict(
+        verdict.result, f"{verdict.why} ({server})", domain, verdict.basis, verdict.policy, True
+    )
+
+
+def _signer(item: AuthResult) -> str:
+    signer = item.properties.get("header.d", "") or item.properties.get("header.i", "")
+    return signer.rpartition("@")[2]
+
+
+def _spf(results: tuple[AuthResult, ...]) -> tuple[str, str]:
     for item in results:
-        if item.method == "dkim" and item.result == "pass":
-            signer = item.properties.get("header.d", "") or item.properties.get("header.i", "")
-            signer = signer.rpartition("@")[2]
-            if _aligned(signer, domain):
-                return Verdict("pass", f"dkim=pass aligned with {domain} ({authserv_id})")
-    summary = ", ".join(f"{r.method}={r.result}" for r in results) or "no results"
-    return Verdict("fail", f"no aligned pass for {domain}: {summary} ({authserv_id})")
+        if item.method == "spf":
+            return item.properties.get("smtp.mailfrom", "").rpartition("@")[2], item.result
+    return "", "none"
+
+
+def _policy(item: AuthResult) -> str:
+    for key in ("policy.dmarc", "policy.published-domain-policy", "p"):
+        if item.properties.get(key) in dmarc.POLICIES:
+            return item.properties[key]
+    found = _POLICY_IN_COMMENT.search(item.comment)
+    return found.group(1).lower() if found else ""
+
+
+def staff_verdict(verdict: Verdict, staff_domain: str, *, insecure_trust_from: bool = False):
+    """Pass only on DMARC pass, or a DKIM pass aligned with the staff member's domain."""
+    if insecure_trust_from:
+        return Verdict(
+            "pass",
+            "insecure_trust_staff_from is on: From trusted as is",
+            staff_domain,
+            "insecure",
+            "",
+            True,
+        )
+    domain = staff_domain.lower()
+    if verdict.verified and verdict.basis in STAFF_BASES and verdict.domain == domain:
+        return verdict
+    result = "fail" if verdict.result == "pass" else verdict.result
+    return Verdict(
+        result,
+        f"no DMARC or aligned DKIM pass for {domain}: {verdict.why}",
+        domain,
+        "",
+        verdict.policy,
+        verdict.checked,
+    )

@@ -1,0 +1,430 @@
+"""Written permission: ask the customer, count only a valid answer, keep the proof.
+
+Staff write `/ask-permission <what and why>`; each contact who may approve (owner or admin of
+the ticket's account or of its reseller) gets the request with a reply address tied to it and
+two personal signed links. An answer counts only from such a contact, by verified mail or a
+valid link, before the request expires. The proof kept: the request's exact text, who asked,
+the answering Message-ID, its verdict, the SHA-256 of its raw bytes, and the time. Anything
+else changes nothing: the sender is told why and staff are notified.
+
+`answer_by_link` and `describe_link` are what the web endpoint calls for the links.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from gateway import compose, outbox
+from gateway.core import approvals as rules
+from gateway.core import permissions, senders, threads
+from gateway.core.model import ContactInfo, Envelope, ParsedMail, Sender, Verdict
+from gateway.core.quotes import new_text
+from gateway.notices import Company
+from gateway.staff_commands import Outcome, involved_staff
+from gateway.staff_notices import Sent, StaffNotices
+from gateway.store import accounts, mailflow, repo, staffing
+from gateway.store import approvals as store
+from gateway.store.db import Database
+from gateway.store.tables import Approval, Inbound, Staff, Ticket
+
+WHEN = "%Y-%m-%d %H:%M UTC"
+
+
+@dataclass(frozen=True)
+class LinkOutcome:
+    counted: bool
+    detail: str  # what happened, in words, for the page
+    ticket_id: int | None = None
+
+
+def _default_key(session) -> bytes:
+    return mailflow.installation_secret(session, "approval-links")
+
+
+class ApprovalDesk:
+    def __init__(
+        self,
+        renderer: outbox.Renderer,
+        company: Company,
+        staff_notices: StaffNotices,
+        *,
+        base_url: str,
+        expire_after: timedelta = timedelta(days=7),
+        link_key: Callable[[object], bytes] = _default_key,
+    ):
+        self.renderer, self.company, self.staff_notices = renderer, company, staff_notices
+        self.base_url, self.expire_after = base_url.rstrip("/"), expire_after
+        self.link_key = link_key
+
+    # Asking ---------------------------------------------------------------------------------
+
+    def ask(self, session, ticket: Ticket, staff: Staff, question: str, outcome: Outcome, now):
+        approval = store.add_request(
+            session,
+            ticket_id=ticket.id,
+            question=question,
+            staff_id=staff.id,
+            staff_email=staff.email,
+            now=now,
+            expires_at=now + self.expire_after,
+        )
+        key = self.link_key(session)
+        sent = [
+            self._request_mail(session, ticket, staff, approval, contact, key, now)
+            for contact in accounts.approvers(session, ticket)
+        ]
+        outcome.sent += [s for s in sent if s.message_id]
+        outcome.customer_told = True
+        names = ", ".join(s.to for s in sent)
+        outcome.recorded.append(
+            f"permission request #{approval.id} sent to {names}; it expires on "
+            f"{approval.expires_at.strftime(WHEN)}"
+        )
+        repo.add_event(
+            session,
+            now,
+            "permission-requested",
+            ticket_id=ticket.id,
+            actor=staff.email,
+            detail={"approval": approval.id, "to": names, "question": question},
+        )
+
+    def _request_mail(self, session, ticket, staff, approval, contact: ContactInfo, key, now):
+        def link(decision: str) -> str:
+            claim = rules.LinkClaim(approval.id, contact.id, decision, approval.expires_at)
+            return f"{self.base_url}/approval/{rules.sign_link(key, claim)}"
+
+        context = {
+            "contact_name": contact.name,
+            "staff_name": staff.name,
+            "question": approval.question,
+            "approve_url": link(rules.APPROVE),
+            "deny_url": link(rules.DENY),
+            "expires": approval.expires_at.strftime(WHEN),
+        }
+        reply_to = threads.token_address(self.company.support_address, approval.token)
+        message_id = self._mail(
+            session, ticket, contact, "approval_request", context, reply_to, "approval-request", now
+        )
+        return Sent("approval-request", contact.email, message_id)
+
+    # Answers by mail ------------------------------------------------------------------------
+
+    def request_for(self, session, token: str | None) -> Approval | None:
+        return store.by_token(session, token)
+
+    def answer_by_mail(
+        self,
+        session,
+        row: Inbound,
+        mail: ParsedMail,
+        envelope: Envelope,
+        sender: Sender,
+        verdict: Verdict,
+        approval: Approval,
+        answer: str,
+        now: datetime,
+    ) -> int:
+        """Count the answer or refuse it; returns the number of mails queued."""
+        ticket = repo.get_ticket(session, approval.ticket_id)
+        evidence = {"inbound_id": row.id, "rcpt": list(envelope.rcpt_tos)}
+        reason = self._why_not(session, approval, sender.contact, ticket, verdict.verified, now)
+        digest = hashlib.sha256(row.raw).hexdigest()
+        if reason is not None:
+            automatic = senders.automatic_reason(mail, envelope) is not None
+            return self._refuse(
+                session,
+                row.id,
+                ticket,
+                approval,
+                sender.email,
+                reason,
+                str(verdict),
+                digest,
+                tell=not automatic,
+                now=now,
+            )
+        store.record_decision(
+            session,
+            approval,
+            decision=answer,
+            contact_id=sender.contact.id,
+            contact_email=sender.email,
+            via="mail",
+            at=now,
+            message_id=mail.message_id,
+            verdict=str(verdict),
+            sha256=digest,
+            detail=evidence,
+        )
+        self._store_answer(session, row, mail, ticket, sender, verdict, now)
+        return self._decided(session, ticket, approval, sender.contact, now)
+
+    def _why_not(self, session, approval, contact, ticket, verified: bool, now) -> str | None:
+        if approval.status != "pending":
+            return f"this request was already answered ({approval.status})"
+        if now >= _aware(approval.expires_at):
+            return f"this request expired on {approval.expires_at.strftime(WHEN)}"
+        info = accounts.ticket_access(session, ticket)
+        return permissions.check(permissions.Action.APPROVE, contact, info, verified)
+
+    def _store_answer(self, session, row, mail, ticket, sender, verdict, now) -> None:
+        message_id = mail.message_id
+        if repo.message_id_taken(session, message_id):
+            message_id = f"<{row.content_digest[:32]}.reused@{self.company.domain}>"
+        repo.add_message(
+            session,
+            ticket_id=ticket.id,
+            inbound_id=row.id,
+            direction="in",
+            visibility="public",
+            author_contact_id=sender.contact.id,
+            author_email=sender.email,
+            message_id=message_id,
+            header_message_id=mail.message_id,
+            subject=mail.subject,
+            body_text=mail.text,
+            new_text=new_text(mail.text, mail.html),
+            auth_verdict=str(verdict)[:200],
+            flags="permission-answer",
+            created_at=now,
+        )
+
+    # Answers by link ------------------------------------------------------------------------
+
+    def describe_link(self, db: Database, token: str, now: datetime) -> dict | None:
+        """What a link would answer (for a page asking to confirm), or None if invalid."""
+        with db.read() as session:
+            claim, _ = rules.check_link(self.link_key(session), token, now)
+            approval = store.by_id(session, claim.approval_id) if claim else None
+            if approval is None:
+                return None
+            tag = threads.subject_tag(self.company.tag, approval.ticket_id)
+            return {
+                "ticket": tag,
+                "question": approval.question,
+                "decision": claim.decision,
+                "asked_by": approval.asked_by,
+                "status": approval.status,
+            }
+
+    def answer_by_link(self, db: Database, token: str, now: datetime, remote: str = ""):
+        """Record the answer a signed link carries (call it on POST, not on GET: mail
+        scanners fetch links). Returns a `LinkOutcome`; nothing changes unless it counts."""
+        with db.write() as session:
+            claim, problem = rules.check_link(self.link_key(session), token, now)
+            approval = store.by_id(session, claim.approval_id) if claim else None
+            if approval is None:
+                repo.add_event(
+                    session,
+                    now,
+                    "approval-link-refused",
+                    actor=remote[:320],
+                    detail={"problem": problem or "unknown request", "token_sha256": _sha(token)},
+                )
+                return LinkOutcome(False, problem or "unknown request")
+            return self._link_answer(session, approval, claim, token, remote, now)
+
+    def _link_answer(self, session, approval, claim, token, remote, now) -> LinkOutcome:
+        ticket = repo.get_ticket(session, approval.ticket_id)
+        row = repo.contact_by_id(session, claim.contact_id)
+        contact = repo.contact_info(row) if row is not None else None
+        reason = self._why_not(session, approval, contact, ticket, True, now)
+        address = contact.email if contact else ""
+        verdict = f"pass (valid signed link mailed to {address})"
+        if reason is not None:
+            self._refuse(
+                session,
+                None,
+                ticket,
+                approval,
+                address,
+                reason,
+                verdict,
+                _sha(token),
+                tell=False,
+                now=now,
+            )
+            return LinkOutcome(False, reason, ticket.id)
+        store.record_decision(
+            session,
+            approval,
+            decision=claim.decision,
+            contact_id=contact.id,
+            contact_email=address,
+            via="link",
+            at=now,
+            verdict=verdict,
+            sha256=_sha(token),
+            detail={"remote": remote, "token_sha256": _sha(token)},
+        )
+        self._decided(session, ticket, approval, contact, now)
+        return LinkOutcome(True, f"recorded: {approval.status}", ticket.id)
+
+    # Outcomes -------------------------------------------------------------------------------
+
+    def _decided(self, session, ticket: Ticket, approval: Approval, contact, now) -> int:
+        word = approval.status.upper()
+        repo.add_event(
+            session,
+            now,
+            f"permission-{approval.status}",
+            ticket_id=ticket.id,
+            actor=contact.email,
+            detail={
+                "approval": approval.id,
+                "via": approval.via,
+                "message_id": approval.evidence_message_id,
+                "sha256": approval.evidence_sha256,
+            },
+        )
+        text = (
+            f"Permission request #{approval.id} was {word} by {contact.email} "
+            f"({approval.via}, verdict: {approval.evidence_verdict}).\n\n"
+            f"Request: {approval.question}"
+        )
+        sent = self._tell_staff(session, ticket, approval, f"Permission {word}:", text, False, now)
+        context = {
+            "approved": approval.status == "approved",
+            "question": approval.question,
+            "asked_by": approval.asked_by,
+            "asked_at": approval.asked_at.strftime(WHEN),
+            "decided_by": contact.email,
+            "decided_at": now.strftime(WHEN),
+            "via": "reply by mail" if approval.via == "mail" else "signed link",
+        }
+        reply_to = threads.token_address(self.company.support_address, ticket.reply_token)
+        told = {contact.id}
+        self._mail(
+            session,
+            ticket,
+            contact,
+            "approval_decision",
+            context,
+            reply_to,
+            "approval-decision",
+            now,
+        )
+        requester = repo.contact_by_id(session, ticket.requester_id)
+        if requester is not None and requester.id not in told:
+            self._mail(
+                session,
+                ticket,
+                repo.contact_info(requester),
+                "approval_decision",
+                context,
+                reply_to,
+                "approval-decision",
+                now,
+            )
+            told.add(requester.id)
+        return len(sent) + len(told)
+
+    def _refuse(
+        self,
+        session,
+        inbound_id,
+        ticket,
+        approval,
+        address,
+        reason,
+        verdict,
+        digest,
+        *,
+        tell: bool,
+        now,
+    ) -> int:
+        if inbound_id is not None:
+            repo.add_quarantine(session, inbound_id, now, "approval-not-counted", reason, address)
+        repo.add_event(
+            session,
+            now,
+            "permission-answer-refused",
+            ticket_id=ticket.id,
+            actor=address,
+            detail={
+                "approval": approval.id,
+                "reason": reason,
+                "verdict": verdict,
+                "sha256": digest,
+                "inbound_id": inbound_id,
+            },
+        )
+        text = (
+            f"An answer to permission request #{approval.id} from {address or 'unknown'} "
+            f"was NOT counted: {reason}.\nVerdict: {verdict}\n\nRequest: {approval.question}"
+        )
+        queued = len(
+            self._tell_staff(
+                session, ticket, approval, "Permission answer refused:", text, True, now
+            )
+        )
+        if tell and address:
+            contact = repo.find_contact(session, address) or ContactInfo(0, address, "", 0, "", "")
+            context = {"reason": reason}
+            self._mail(
+                session, ticket, contact, "approval_refused", context, "", "approval-refused", now
+            )
+            queued += 1
+        return queued
+
+    def _tell_staff(self, session, ticket, approval, headline, text, internal, now) -> list[Sent]:
+        members = {m.id: m for m in involved_staff(session, ticket)}
+        asker = staffing.staff_by_id(session, approval.asked_by_staff_id)
+        if asker is not None and asker.active:
+            members.setdefault(asker.id, asker)
+        return self.staff_notices.notify_staff(
+            session,
+            ticket,
+            list(members.values()),
+            headline=headline,
+            text=text,
+            internal=internal,
+            kind="approval-notice",
+            now=now,
+        )
+
+    def _mail(self, session, ticket, contact: ContactInfo, template, context, reply_to, kind, now):
+        company = self.company
+        lang = contact.language if contact.language in ("en", "fr") else company.language
+        tag = threads.subject_tag(company.tag, ticket.id)
+        base = {
+            "tag": tag,
+            "subject": ticket.subject,
+            "company": company.name,
+            "support_address": company.support_address,
+        }
+        rendered = self.renderer.render(template, lang, base | context)
+        draft = compose.Draft(
+            from_name=company.name,
+            from_address=company.support_address,
+            to=(compose.Recipient(contact.email, contact.name),),
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            reply_to=reply_to,
+            auto_submitted="auto-generated",
+            language=lang,
+            loop_domain=company.domain,
+        )
+        return outbox.enqueue(
+            session,
+            draft,
+            kind=kind,
+            ticket_id=ticket.id,
+            envelope_from=company.bounce_address,
+            now=now,
+            message_domain=company.domain,
+        )
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite may hand back naive datetimes; every stored time is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,81 @@
+"""Accounts and resellers: who belongs where, and who may answer for a ticket's customer.
+
+A reseller is an account with client accounts (`parent_id`); one level is followed, as in the
+contacts CSV. Addresses are compared through `repo`/`directory`, never in SQL, because the
+store may keep them sealed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from gateway.core import permissions
+from gateway.core.model import ContactInfo, TicketInfo
+from gateway.store import repo, staffing
+from gateway.store.tables import Account, Contact, Ticket
+
+
+def account_by_name(session: Session, name: str) -> Account | None:
+    return session.exec(select(Account).where(Account.name == name)).first()
+
+
+def add_account(session: Session, name: str, reseller: str | None, now: datetime) -> str | None:
+    """Create `name` (under `reseller`); returns an error in words, or None."""
+    if account_by_name(session, name) is not None:
+        return f"account {name!r} already exists"
+    parent = None
+    if reseller:
+        parent = account_by_name(session, reseller)
+        if parent is None:
+            return f"no account named {reseller!r} (add the reseller first)"
+        if parent.parent_id is not None:
+            return f"{reseller!r} is itself a client of another account; resellers are one level"
+    session.add(Account(name=name, parent_id=parent.id if parent else None, created_at=now))
+    session.flush()
+    return None
+
+
+def contacts_of(session: Session, account_id: int) -> list[Contact]:
+    rows = session.exec(select(Contact).where(Contact.account_id == account_id)).all()
+    return sorted(rows, key=lambda c: (permissions.ROLES.index(c.role), c.email))
+
+
+def clients_of(session: Session, account_id: int) -> list[Account]:
+    query = select(Account).where(Account.parent_id == account_id).order_by(col(Account.name))
+    return list(session.exec(query))
+
+
+def reseller_of(session: Session, account_id: int) -> int | None:
+    account = session.get(Account, account_id)
+    return account.parent_id if account else None
+
+
+def with_access(session: Session, info: TicketInfo | None) -> TicketInfo | None:
+    """`info` completed with what permission checks need: its reseller and its copies."""
+    if info is None:
+        return None
+    ccs = tuple(c.id for c in staffing.ccs(session, info.id))
+    return replace(info, reseller_id=reseller_of(session, info.account_id), cc_ids=ccs)
+
+
+def ticket_access(session: Session, ticket: Ticket) -> TicketInfo:
+    return with_access(session, repo.ticket_info(ticket))
+
+
+def approvers(session: Session, ticket: Ticket) -> list[ContactInfo]:
+    """The contacts whose role may approve for this ticket: its account's and its reseller's
+    owners and admins (a verified mail or a signed link is still needed to count)."""
+    info = ticket_access(session, ticket)
+    accounts = [a for a in (info.account_id, info.reseller_id) if a is not None]
+    found = []
+    for account_id in accounts:
+        for row in contacts_of(session, account_id):
+            contact = repo.contact_info(row)
+            if getattr(row, "erased_at", None) is None and permissions.may(
+                permissions.Action.APPROVE, contact, info, verified=True
+            ):
+                found.append(contact)
+    return found

@@ -1,0 +1,1 @@
+"""Attack tests, one file per attack."""
