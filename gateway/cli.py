@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from gateway import cli_trust
+from gateway import cli_privacy, cli_trust
 from gateway import config as config_module
 from gateway.app import ROLES, Gateway, utc_now
 from gateway.contacts_import import read_contacts
@@ -140,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
         "address"
     )
     cli_trust.add_commands(sub, command)
+    cli_privacy.add_commands(sub, command)
     return parser
 
 
@@ -267,6 +268,7 @@ def _contacts_list(gw: Gateway, args) -> int:
              "language": c.language}
             for c, account in directory.list_contacts(session)
         ]  # fmt: skip
+    cli_privacy.audit(gw, "contacts list", rows=len(rows))
     _emit(args, rows, ["email", "name", "account", "role", "language"])
     return 0
 
@@ -278,6 +280,7 @@ def _tickets_list(gw: Gateway, args) -> int:
              "subject": t.subject, "created_at": t.created_at, "sla_due_at": t.sla_due_at}
             for t, email in repo.list_tickets(session, args.status, args.limit)
         ]  # fmt: skip
+    cli_privacy.audit(gw, "tickets list", rows=len(rows))
     _emit(args, rows, ["number", "status", "category", "requester", "subject", "created_at"])
     return 0
 
@@ -290,6 +293,7 @@ def _tickets_show(gw: Gateway, args) -> int:
     if document is None:
         print(f"no ticket #{args.number}", file=sys.stderr)
         return 1
+    cli_privacy.audit(gw, "tickets show", ticket_id=args.number)
     if args.json:
         print(json.dumps(document, indent=2, default=str, ensure_ascii=False))
     else:

@@ -6,6 +6,7 @@ import json
 
 from gateway.core.threads import subject_tag
 from gateway.store import repo
+from gateway.store.sealing import ERASED_NAME, ERASED_TEXT
 
 
 def ticket_document(session, number: int) -> dict | None:
@@ -22,10 +23,10 @@ def ticket_document(session, number: int) -> dict | None:
                 "at": message.created_at,
                 "direction": message.direction,
                 "visibility": message.visibility,
-                "author": message.author_email,
+                "author": _author(message),
                 "message_id": message.message_id,
                 "subject": message.subject,
-                "body": message.body_text,
+                "body": _body(message),
                 "auth_verdict": message.auth_verdict,
                 "flags": [f for f in message.flags.split(",") if f],
                 "attachments": [
@@ -45,7 +46,7 @@ def ticket_document(session, number: int) -> dict | None:
         "status": ticket.status,
         "category": ticket.category,
         "priority": ticket.priority,
-        "requester": requester.email if requester else None,
+        "requester": _person(requester),
         "language": ticket.language,
         "created_at": ticket.created_at,
         "updated_at": ticket.updated_at,
@@ -54,6 +55,24 @@ def ticket_document(session, number: int) -> dict | None:
         "messages": messages,
         "events": events,
     }
+
+
+def _person(contact) -> str | None:
+    if contact is None:
+        return None
+    return ERASED_NAME if contact.erased_at is not None else contact.email
+
+
+def _author(message) -> str:
+    return ERASED_NAME if message.author_email == ERASED_TEXT else message.author_email
+
+
+def _body(message) -> str:
+    """A staff message's full text quotes the customer (sealed under their key); once they are
+    erased, what the staff member wrote is still shown."""
+    if message.body_text == ERASED_TEXT and message.new_text != ERASED_TEXT:
+        return message.new_text
+    return message.body_text
 
 
 def print_ticket(document: dict, tag: str) -> None:

@@ -105,6 +105,20 @@ class Database:
             session.begin(),
         ):
             yield session
+        if session.info.get("rewrite_file") and self.is_sqlite:
+            self._rewrite_file()
+
+    def _rewrite_file(self) -> None:
+        """After an erasure: SQLite keeps old row versions in free pages and in the WAL, so an
+        address scrubbed from a row could still be read in the file; VACUUM rewrites the file
+        from live rows only and the checkpoint empties the WAL."""
+        with _unavailable_on_outage(), self._writer_turn():
+            connection = self.writer.raw_connection()
+            try:
+                connection.execute("VACUUM")
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                connection.close()
 
     @contextmanager
     def _writer_turn(self) -> Iterator[None]:

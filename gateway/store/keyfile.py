@@ -40,6 +40,7 @@ class KeyFile:
         self._keys: dict[str, bytes] = {}
         self._current = ""
         self._erased: frozenset[str] = frozenset()
+        self._retired: dict[str, bytes] = {}  # kept in memory by the process that retired them
         self._stamp: tuple[int, int] | None = None
         self._lock = threading.Lock()
 
@@ -61,6 +62,8 @@ class KeyFile:
         self._refresh()
         if key_id not in self._keys:
             self._refresh(force=True)
+        if key_id in self._retired:
+            return self._retired[key_id]
         if key_id not in self._keys:
             raise MasterKeyMissing(f"master key {key_id} is not in {self.path}")
         return self._keys[key_id]
@@ -86,7 +89,7 @@ class KeyFile:
         with self._edit() as document:
             dropped = [k for k in document["keys"] if k != document["current"]]
             for key_id in dropped:
-                del document["keys"][key_id]
+                self._retired[key_id] = base64.b64decode(document["keys"].pop(key_id))
         return dropped
 
     def add_erased(self, row_key: str) -> None:
