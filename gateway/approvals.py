@@ -17,20 +17,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from gateway import compose, outbox
+from gateway import outbox
+from gateway.approval_mail import WHEN, ApprovalMail
 from gateway.core import approvals as rules
 from gateway.core import permissions, senders, threads
-from gateway.core.model import ContactInfo, Envelope, ParsedMail, Sender, Verdict
+from gateway.core.model import Envelope, ParsedMail, Sender, Verdict
 from gateway.core.quotes import new_text
 from gateway.notices import Company
-from gateway.staff_commands import Outcome, involved_staff
-from gateway.staff_notices import Sent, StaffNotices
-from gateway.store import accounts, mailflow, repo, staffing
+from gateway.staff_commands import Outcome
+from gateway.staff_notices import StaffNotices
+from gateway.store import accounts, mailflow, repo
 from gateway.store import approvals as store
 from gateway.store.db import Database
 from gateway.store.tables import Approval, Inbound, Staff, Ticket
-
-WHEN = "%Y-%m-%d %H:%M UTC"
 
 
 @dataclass(frozen=True)
@@ -55,8 +54,8 @@ class ApprovalDesk:
         expire_after: timedelta = timedelta(days=7),
         link_key: Callable[[object], bytes] = _default_key,
     ):
-        self.renderer, self.company, self.staff_notices = renderer, company, staff_notices
-        self.base_url, self.expire_after = base_url.rstrip("/"), expire_after
+        self.company, self.expire_after = company, expire_after
+        self.mail = ApprovalMail(renderer, company, staff_notices, base_url)
         self.link_key = link_key
 
     # Asking ---------------------------------------------------------------------------------
@@ -73,7 +72,7 @@ class ApprovalDesk:
         )
         key = self.link_key(session)
         sent = [
-            self._request_mail(session, ticket, staff, approval, contact, key, now)
+            self.mail.request(session, ticket, staff, approval, contact, key, now)
             for contact in accounts.approvers(session, ticket)
         ]
         outcome.sent += [s for s in sent if s.message_id]
@@ -91,25 +90,6 @@ class ApprovalDesk:
             actor=staff.email,
             detail={"approval": approval.id, "to": names, "question": question},
         )
-
-    def _request_mail(self, session, ticket, staff, approval, contact: ContactInfo, key, now):
-        def link(decision: str) -> str:
-            claim = rules.LinkClaim(approval.id, contact.id, decision, approval.expires_at)
-            return f"{self.base_url}/approval/{rules.sign_link(key, claim)}"
-
-        context = {
-            "contact_name": contact.name,
-            "staff_name": staff.name,
-            "question": approval.question,
-            "approve_url": link(rules.APPROVE),
-            "deny_url": link(rules.DENY),
-            "expires": approval.expires_at.strftime(WHEN),
-        }
-        reply_to = threads.token_address(self.company.support_address, approval.token)
-        message_id = self._mail(
-            session, ticket, contact, "approval_request", context, reply_to, "approval-request", now
-        )
-        return Sent("approval-request", contact.email, message_id)
 
     # Answers by mail ------------------------------------------------------------------------
 
@@ -267,61 +247,21 @@ class ApprovalDesk:
     # Outcomes -------------------------------------------------------------------------------
 
     def _decided(self, session, ticket: Ticket, approval: Approval, contact, now) -> int:
-        word = approval.status.upper()
+        detail = {
+            "approval": approval.id,
+            "via": approval.via,
+            "message_id": approval.evidence_message_id,
+            "sha256": approval.evidence_sha256,
+        }
         repo.add_event(
             session,
             now,
             f"permission-{approval.status}",
             ticket_id=ticket.id,
             actor=contact.email,
-            detail={
-                "approval": approval.id,
-                "via": approval.via,
-                "message_id": approval.evidence_message_id,
-                "sha256": approval.evidence_sha256,
-            },
+            detail=detail,
         )
-        text = (
-            f"Permission request #{approval.id} was {word} by {contact.email} "
-            f"({approval.via}, verdict: {approval.evidence_verdict}).\n\n"
-            f"Request: {approval.question}"
-        )
-        sent = self._tell_staff(session, ticket, approval, f"Permission {word}:", text, False, now)
-        context = {
-            "approved": approval.status == "approved",
-            "question": approval.question,
-            "asked_by": approval.asked_by,
-            "asked_at": approval.asked_at.strftime(WHEN),
-            "decided_by": contact.email,
-            "decided_at": now.strftime(WHEN),
-            "via": "reply by mail" if approval.via == "mail" else "signed link",
-        }
-        reply_to = threads.token_address(self.company.support_address, ticket.reply_token)
-        told = {contact.id}
-        self._mail(
-            session,
-            ticket,
-            contact,
-            "approval_decision",
-            context,
-            reply_to,
-            "approval-decision",
-            now,
-        )
-        requester = repo.contact_by_id(session, ticket.requester_id)
-        if requester is not None and requester.id not in told:
-            self._mail(
-                session,
-                ticket,
-                repo.contact_info(requester),
-                "approval_decision",
-                context,
-                reply_to,
-                "approval-decision",
-                now,
-            )
-            told.add(requester.id)
-        return len(sent) + len(told)
+        return self.mail.decided(session, ticket, approval, contact, now)
 
     def _refuse(
         self,
@@ -339,85 +279,23 @@ class ApprovalDesk:
     ) -> int:
         if inbound_id is not None:
             repo.add_quarantine(session, inbound_id, now, "approval-not-counted", reason, address)
+        detail = {
+            "approval": approval.id,
+            "reason": reason,
+            "verdict": verdict,
+            "sha256": digest,
+            "inbound_id": inbound_id,
+        }
         repo.add_event(
             session,
             now,
             "permission-answer-refused",
             ticket_id=ticket.id,
             actor=address,
-            detail={
-                "approval": approval.id,
-                "reason": reason,
-                "verdict": verdict,
-                "sha256": digest,
-                "inbound_id": inbound_id,
-            },
+            detail=detail,
         )
-        text = (
-            f"An answer to permission request #{approval.id} from {address or 'unknown'} "
-            f"was NOT counted: {reason}.\nVerdict: {verdict}\n\nRequest: {approval.question}"
-        )
-        queued = len(
-            self._tell_staff(
-                session, ticket, approval, "Permission answer refused:", text, True, now
-            )
-        )
-        if tell and address:
-            contact = repo.find_contact(session, address) or ContactInfo(0, address, "", 0, "", "")
-            context = {"reason": reason}
-            self._mail(
-                session, ticket, contact, "approval_refused", context, "", "approval-refused", now
-            )
-            queued += 1
-        return queued
-
-    def _tell_staff(self, session, ticket, approval, headline, text, internal, now) -> list[Sent]:
-        members = {m.id: m for m in involved_staff(session, ticket)}
-        asker = staffing.staff_by_id(session, approval.asked_by_staff_id)
-        if asker is not None and asker.active:
-            members.setdefault(asker.id, asker)
-        return self.staff_notices.notify_staff(
-            session,
-            ticket,
-            list(members.values()),
-            headline=headline,
-            text=text,
-            internal=internal,
-            kind="approval-notice",
-            now=now,
-        )
-
-    def _mail(self, session, ticket, contact: ContactInfo, template, context, reply_to, kind, now):
-        company = self.company
-        lang = contact.language if contact.language in ("en", "fr") else company.language
-        tag = threads.subject_tag(company.tag, ticket.id)
-        base = {
-            "tag": tag,
-            "subject": ticket.subject,
-            "company": company.name,
-            "support_address": company.support_address,
-        }
-        rendered = self.renderer.render(template, lang, base | context)
-        draft = compose.Draft(
-            from_name=company.name,
-            from_address=company.support_address,
-            to=(compose.Recipient(contact.email, contact.name),),
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
-            reply_to=reply_to,
-            auto_submitted="auto-generated",
-            language=lang,
-            loop_domain=company.domain,
-        )
-        return outbox.enqueue(
-            session,
-            draft,
-            kind=kind,
-            ticket_id=ticket.id,
-            envelope_from=company.bounce_address,
-            now=now,
-            message_domain=company.domain,
+        return self.mail.refused(
+            session, ticket, approval, address, reason, verdict, tell=tell, now=now
         )
 
 
