@@ -131,6 +131,7 @@ CREATE TABLE ticket (
 	first_response_at TIMESTAMP WITH TIME ZONE, 
 	resolved_at TIMESTAMP WITH TIME ZONE, 
 	merged_into_id INTEGER, 
+	pending_since TIMESTAMP WITH TIME ZONE, 
 	PRIMARY KEY (id), 
 	FOREIGN KEY(requester_id) REFERENCES contact (id), 
 	FOREIGN KEY(account_id) REFERENCES account (id), 
@@ -172,6 +173,17 @@ CREATE TABLE approval (
 CREATE INDEX ix_approval_status ON approval (status);
 
 CREATE INDEX ix_approval_ticket_id ON approval (ticket_id);
+
+CREATE TABLE complaint (
+	ticket_id INTEGER NOT NULL, 
+	opened_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	manager_id INTEGER, 
+	level INTEGER NOT NULL, 
+	escalated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	PRIMARY KEY (ticket_id), 
+	FOREIGN KEY(ticket_id) REFERENCES ticket (id), 
+	FOREIGN KEY(manager_id) REFERENCES staff (id)
+);
 
 CREATE TABLE event (
 	id SERIAL NOT NULL, 
@@ -304,3 +316,28 @@ CREATE TABLE bouncing (
 	PRIMARY KEY (address), 
 	FOREIGN KEY(outbox_id) REFERENCES outbox (id)
 );
+
+CREATE TABLE rating (
+	id SERIAL NOT NULL, 
+	message_id INTEGER NOT NULL, 
+	contact_id INTEGER NOT NULL, 
+	ticket_id INTEGER NOT NULL, 
+	staff_id INTEGER, 
+	score INTEGER NOT NULL, 
+	comment TEXT NOT NULL, 
+	source VARCHAR(10) NOT NULL, 
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (message_id, contact_id), 
+	FOREIGN KEY(message_id) REFERENCES message (id), 
+	FOREIGN KEY(contact_id) REFERENCES contact (id), 
+	FOREIGN KEY(ticket_id) REFERENCES ticket (id), 
+	FOREIGN KEY(staff_id) REFERENCES staff (id)
+);
+
+CREATE INDEX ix_rating_contact_id ON rating (contact_id);
+
+CREATE INDEX ix_rating_ticket_id ON rating (ticket_id);
+
+CREATE INDEX ix_rating_updated_at ON rating (updated_at);

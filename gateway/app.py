@@ -14,16 +14,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gateway import intake
+from gateway import app_timed, config_timed, intake, jobs
 from gateway.approvals import ApprovalDesk
 from gateway.config import Config
 from gateway.core.model import Policy
 from gateway.core.limits import MailLimits
-from gateway.edges import imap_in, parser_process, smtp_in, smtp_out, workers
+from gateway.edges import imap_in, parser_process, smtp_in, smtp_out, web, workers
 from gateway.bounce_desk import BounceDesk
 from gateway.notices import Company, Notices
 from gateway.outbox import Delivery, MailSender, Renderer, RetryPolicy
 from gateway.process import Processor, Settings
+from gateway.ratings import RatingDesk
 from gateway.sender_auth import Authenticator, Resolver
 from gateway.staff_desk import StaffDesk, StaffSettings
 from gateway.staff_notices import StaffNotices
@@ -149,7 +150,8 @@ class Gateway:
             first_response_minutes=config.sla.first_response_minutes,
         )
         self.notices = Notices(renderer, about)
-        staff_notices = StaffNotices(renderer, about)
+        self.rating_links = app_timed.rating_links(config)
+        staff_notices = StaffNotices(renderer, about, self.rating_links)
         self.approvals = ApprovalDesk(
             renderer,
             about,
@@ -182,6 +184,9 @@ class Gateway:
                     auto_per_hour=config.limits.auto_per_hour,
                     auto_per_day=config.limits.auto_per_day,
                     stranger_notice_hours=config.limits.stranger_notice_hours,
+                    calendar=config_timed.calendars(config).for_department(
+                        config.routing.default_department
+                    ),
                 ),
                 batch_size=config.processing.batch_size,
                 default_department=config.routing.default_department,
@@ -221,6 +226,13 @@ class Gateway:
             if config.imap.enabled
             else []
         )
+        context = app_timed.job_context(config, renderer, about, staff_notices, self.rating_links)
+        self.jobs = jobs.Runner(self.db, context, clock)
+        self.jobs_worker = workers.Worker(
+            "timed-actions", self._immediate_jobs, config.jobs.every_seconds
+        )
+        self.rating_desk = RatingDesk(self.db, self.rating_links, clock, about)
+        self.web: web.WebServer | None = None
         self.controller = None
         self.scheduler = None
         self.role: str | None = None
@@ -230,7 +242,18 @@ class Gateway:
         processed, queued = self.processor.run_once()
         if queued:
             self.delivery_worker.wake()
+        if processed:  # complaints are taken in, and paused clocks moved, at once
+            self.jobs_worker.wake()
         return processed
+
+    def _immediate_jobs(self) -> int:
+        if self.jobs.run_many(jobs.IMMEDIATE):
+            self.delivery_worker.wake()
+        return 0
+
+    def _run_jobs(self, names: tuple[str, ...] = jobs.FREQUENT) -> None:
+        if self.jobs.run_many(names):
+            self.delivery_worker.wake()
 
     def init(self) -> None:
         self.db.create_schema()
@@ -249,6 +272,7 @@ class Gateway:
                 self.process_worker.interval = SPLIT_POLL_SECONDS
             self.process_worker.start()
             self.delivery_worker.start()
+            self.jobs_worker.start()
         if role != "processor":
             self._start_listening()
         if role != "listener":
@@ -257,8 +281,14 @@ class Gateway:
                 [
                     ("inbound-sweep", self.process_worker.wake, sweep),
                     ("outbox-delivery", self.delivery_worker.wake, sweep),
+                    ("timed-actions", self._run_jobs, self.config.jobs.every_seconds),
                 ]
             )
+            report = self.config.report
+            workers.add_weekly(
+                self.scheduler, "weekly-report", lambda: self._run_jobs(("weekly-report",)),
+                report.day, config_timed.report_time(report), self.config.company.timezone,
+            )  # fmt: skip
             self.scheduler.start()
             self.process_worker.wake()
             self.delivery_worker.wake()
@@ -281,6 +311,10 @@ class Gateway:
         self.controller.start()
         for poller in self.pollers:
             poller.start()
+        self.web = web.WebServer(
+            {"rate": self.rating_desk}, self.config.web.host, self.config.web.port
+        )
+        self.web.start()
 
     @property
     def smtp_port(self) -> int:
@@ -291,6 +325,8 @@ class Gateway:
             self.scheduler.shutdown(wait=False)
         if self.controller is not None:
             self.controller.stop()
+        if self.web is not None:
+            self.web.stop()
         if self.role in ("all", "listener"):
             for poller in self.pollers:
                 poller.stop()
@@ -298,6 +334,7 @@ class Gateway:
         if self.role in ("all", "processor"):
             self.process_worker.stop()
             self.delivery_worker.stop()
+            self.jobs_worker.stop()
         self.parser.close()
         self.db.dispose()
         self._stopped.set()

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from gateway import cli_privacy, cli_trust
+from gateway import cli_timed
 from gateway import config as config_module
 from gateway.app import ROLES, Gateway, utc_now
 from gateway.contacts_import import read_contacts
@@ -141,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     cli_trust.add_commands(sub, command)
     cli_privacy.add_commands(sub, command)
+    cli_timed.add_commands(sub, command)
     return parser
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway import config_timed
+
 
 class ConfigError(Exception):
     """A configuration value is missing or wrong; the message names the key."""
@@ -74,12 +76,18 @@ class WebConfig:
     host: str = "127.0.0.1"
     port: int = 8025
     base_url: str = "http://127.0.0.1:8025"
+    secret_env: str = ""  # variable holding the key that signs links; else secret_file
+    secret_file: str = ""  # file holding that key; neither: a random key kept in the database
 
 
 @dataclass(frozen=True)
 class SlaConfig:
     first_response_minutes: int = 60
     warn_before_minutes: int = 15
+    hours: tuple[str, ...] = ()  # opening hours, e.g. "mon-fri 09:00-18:00"; none: 24/7
+    holidays: tuple[str, ...] = ()  # "YYYY-MM-DD"
+    department_hours: tuple[str, ...] = ()  # "Billing: mon-fri 09:00-17:00"
+    department_holidays: tuple[str, ...] = ()  # "Billing: 2026-12-24"
 
 
 @dataclass(frozen=True)
@@ -159,6 +167,11 @@ class Config:
     approvals: ApprovalsConfig = field(default_factory=ApprovalsConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     imap: ImapConfig = field(default_factory=ImapConfig)
+    complaints: config_timed.ComplaintsConfig = field(default_factory=config_timed.ComplaintsConfig)
+    ratings: config_timed.RatingsConfig = field(default_factory=config_timed.RatingsConfig)
+    lifecycle: config_timed.LifecycleConfig = field(default_factory=config_timed.LifecycleConfig)
+    report: config_timed.ReportConfig = field(default_factory=config_timed.ReportConfig)
+    jobs: config_timed.JobsConfig = field(default_factory=config_timed.JobsConfig)
     base_dir: Path = field(default_factory=Path.cwd)
 
     @property
@@ -198,6 +211,7 @@ _SECTIONS: dict[str, type] = {
     "limits": LimitsConfig,
     "processing": ProcessingConfig,
     "routing": RoutingConfig,
+    **config_timed.SECTIONS,
     "approvals": ApprovalsConfig,
     "privacy": PrivacyConfig,
 }
@@ -353,6 +367,7 @@ def _validate(config: Config, environ: Mapping[str, str]) -> None:
         fail("database", "url", "must be a sqlite:/// or postgresql+psycopg:// URL")
     if not _known_timezone(config.company.timezone):
         fail("company", "timezone", f"unknown time zone {config.company.timezone!r}")
+    config_timed.validate(config, fail, environ)
 
 
 def _known_timezone(name: str) -> bool:

@@ -69,6 +69,11 @@ class Renderer:
             html = self._html.get_template(f"mail/{name}.{lang}.html").render(context)
         return Rendered(subject=first[len("Subject:") :].strip(), text=body.lstrip("\n"), html=html)
 
+    def fragment(self, name: str, language: str, context: dict) -> str:
+        """An HTML piece `mail/<name>.<lang>.html` to place inside another mail's HTML part."""
+        lang = language if self._exists(f"mail/{name}.{language}.html") else self.fallback
+        return self._html.get_template(f"mail/{name}.{lang}.html").render(context)
+
     def _exists(self, path: str) -> bool:
         try:
             self._text.loader.get_source(self._text, path)

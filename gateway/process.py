@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from gateway import card_guard
+from gateway import card_guard, ratings
 from gateway import customer_cc
 from gateway.approvals import ApprovalDesk
 from gateway.bounce_desk import BounceDesk
@@ -223,6 +223,8 @@ class Processor:
             flags.append("unverified")
         if mail.removed_headers:  # forged A-R or X-Gateway-* arriving from outside
             flags.append("foreign-headers-removed")
+        if ratings.record_by_mail(session, mail, decision, sender, now):
+            return 0  # a digit answering a satisfaction request: a rating, not a follow-up
         if isinstance(decision, OpenTicket):
             return self._open(session, row, mail, decision, flags, now, verdict)
         if isinstance(decision, AddToTicket):

@@ -13,7 +13,7 @@ from datetime import datetime
 from gateway.core import permissions
 from gateway.core.commands import Command, CommandError
 from gateway.staff_notices import Sent, StaffNotices
-from gateway.store import accounts, directory, repo, staffing
+from gateway.store import accounts, directory, repo, staffing, timed
 from gateway.store.tables import Staff, Ticket
 
 
@@ -52,16 +52,33 @@ def involved_staff(session, ticket: Ticket, exclude: int | None = None) -> list[
 
 
 def plan(
-    session, ticket: Ticket, author: Staff, actions: tuple[Command, ...]
+    session, ticket: Ticket, author: Staff, actions: tuple[Command, ...], public_reply=False
 ) -> tuple[list[Step], list[CommandError]]:
     steps, errors = [], []
     for command in actions:
         step, error = _plan_one(session, ticket, author, command)
+        if not error and _closes_unanswered_complaint(session, ticket, author, command,
+                                                      public_reply):  # fmt: skip
+            error = (
+                "a complaint cannot be resolved or closed until a manager has answered the "
+                "customer publicly; a manager can reply and set the status in the same mail"
+            )
         if error:
             errors.append(CommandError(command.line, error))
         else:
             steps.append(step)
     return steps, errors
+
+
+def _closes_unanswered_complaint(session, ticket, author, command, public_reply) -> bool:
+    """Whether this command would end a complaint no manager has answered publicly yet."""
+    if command.verb != "status" or command.argument not in ("resolved", "closed"):
+        return False
+    if ticket.category != "complaint" or (public_reply and author.role == "manager"):
+        return False
+    complaint = timed.complaint(session, ticket.id)
+    since = complaint.opened_at if complaint else ticket.created_at
+    return timed.manager_answer_at(session, ticket.id, since) is None
 
 
 def _plan_one(session, ticket: Ticket, author: Staff, command: Command):

@@ -67,7 +67,12 @@ class StaffDesk:
             return self._no_ticket(session, row, mail, staff, now)
         text = new_text(mail.text, mail.html)
         parsed = commands.parse_commands(text, mail.subject)
-        steps, plan_errors = staff_commands.plan(session, ticket, staff, parsed.actions)
+        replying = bool(parsed.body.strip() or mail.attachments) and not (
+            parsed.internal or answered_kind in NOTE_KINDS
+        )  # a manager may answer a complaint and resolve it in one mail
+        steps, plan_errors = staff_commands.plan(
+            session, ticket, staff, parsed.actions, public_reply=replying
+        )
         errors = _in_line_order(text, [*parsed.errors, *plan_errors])
         if errors:
             return self._reject(session, ticket, staff, mail, errors, now)
@@ -144,8 +149,9 @@ class StaffDesk:
             compose.OutgoingAttachment(a.filename, a.content_type, a.data) for a in mail.attachments
         )
         outcome.sent += self.notices.relay_reply(
-            session, ticket, staff, body, _html_from_text(body), attachments, now
-        )
+            session, ticket, staff, body, _html_from_text(body), attachments, now,
+            reply_id=message.id,
+        )  # fmt: skip
         outcome.recorded.append("public reply relayed to the customer")
         outcome.customer_told = True
         if ticket.first_response_at is None:

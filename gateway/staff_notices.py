@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway import compose, outbox
+from gateway import compose, outbox, rating_links
 from gateway.core import threads
 from gateway.notices import Company
 from gateway.store import repo, staffing
@@ -28,8 +28,13 @@ class Sent:
 
 
 class StaffNotices:
-    def __init__(self, renderer: outbox.Renderer, company: Company):
-        self.renderer, self.company = renderer, company
+    def __init__(
+        self,
+        renderer: outbox.Renderer,
+        company: Company,
+        links: rating_links.RatingLinks | None = None,
+    ):
+        self.renderer, self.company, self.links = renderer, company, links
 
     def _tag(self, ticket: Ticket) -> str:
         return threads.subject_tag(self.company.tag, ticket.id)
@@ -132,13 +137,33 @@ class StaffNotices:
         html: str,
         attachments: tuple[compose.OutgoingAttachment, ...],
         now: datetime,
+        reply_id: int | None = None,
     ) -> list[Sent]:
-        """The staff reply, to the requester and the ticket's CCs, threaded in their client."""
+        """The staff reply, to the requester and the ticket's CCs, threaded in their client.
+
+        With rating links (the stored reply's id given), each recipient gets a copy of their
+        own, in their language, ending with links only they can use to rate this reply.
+        """
         requester = repo.contact_by_id(session, ticket.requester_id)
         recipients = [requester] + [
             c for c in staffing.ccs(session, ticket.id) if c.id != requester.id
         ]
-        lang = requester.language if requester.language in ("en", "fr") else self.company.language
+        if self.links is None or reply_id is None:
+            lang = self._language(requester)
+            return self._relay(session, ticket, staff, text, html, attachments, now, recipients,
+                               lang, [])  # fmt: skip
+        sent: list[Sent] = []
+        for contact in recipients:
+            links = rating_links.context(self.links.links(session, reply_id, contact.id, now))
+            sent += self._relay(session, ticket, staff, text, html, attachments, now, [contact],
+                                self._language(contact), links)  # fmt: skip
+        return sent
+
+    def _language(self, contact: Contact) -> str:
+        return contact.language if contact.language in ("en", "fr") else self.company.language
+
+    def _relay(self, session, ticket, staff, text, html, attachments, now, recipients, lang,
+               links: list[dict]) -> list[Sent]:  # fmt: skip
         rendered = self.renderer.render(
             "staff_reply",
             lang,
@@ -148,8 +173,12 @@ class StaffNotices:
                 "text": text,
                 "staff_name": staff.name,
                 "company": self.company.name,
+                "rating_links": links,
             },
         )
+        if links and html:
+            block = self.renderer.fragment("rating_links", lang, {"rating_links": links})
+            html = _before_body_end(html, block)
         last = staffing.last_customer_message(session, ticket.id)
         draft = compose.Draft(
             from_name=f"{staff.name} - {self.company.name}",
@@ -209,6 +238,11 @@ class StaffNotices:
         )
         return Sent("merge-notice", contact.email, self._queue(session, draft, "merge-notice",
                                                                target.id, now))  # fmt: skip
+
+
+def _before_body_end(html: str, block: str) -> str:
+    at = html.lower().rfind("</body>")
+    return html[:at] + block + "\n" + html[at:] if at >= 0 else html + block
 
 
 def _person(name: str, email: str) -> str:

@@ -77,6 +77,18 @@ _SPECIAL = {
     "auth.mode": ("verify", "verify"),
     "smtp.port": ("2626", 2626),
     "smtp.max_message_size": ("2048", 2048),
+    "sla.hours": ("mon-fri 09:00-18:00", ("mon-fri 09:00-18:00",)),
+    "sla.holidays": ("2026-12-25", ("2026-12-25",)),
+    "sla.department_hours": ("Billing: mon-fri 09:00-17:00", ("Billing: mon-fri 09:00-17:00",)),
+    "sla.department_holidays": ("Billing: 2026-12-24", ("Billing: 2026-12-24",)),
+    "complaints.levels": ("ceo@support.example", ("ceo@support.example",)),
+    "complaints.rota": ("mon-fri=boss@support.example", ("mon-fri=boss@support.example",)),
+    "report.day": ("fri", "fri"),
+    "report.time": ("09:30", "09:30"),
+    # The signing key must exist: the test's environment holds only the variable naming it
+    # (long enough to be a key), and the config file itself is a readable file.
+    "web.secret_env": ("GATEWAY_WEB_SECRET_ENV", "GATEWAY_WEB_SECRET_ENV"),
+    "web.secret_file": ("config.toml", "config.toml"),
 }
 
 

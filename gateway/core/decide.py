@@ -48,7 +48,9 @@ def decide(inp: DecisionInput) -> Decision:
             contact=sender.contact,
             subject=inp.mail.subject or "(no subject)",
             category="complaint" if inp.recipients_complaints else "request",
-            sla_due_at=sla.first_response_due(inp.now, inp.policy.first_response_minutes),
+            sla_due_at=sla.first_response_due(
+                inp.now, inp.policy.first_response_minutes, inp.policy.calendar
+            ),
             confirm=withheld is None,
             withheld_reason=withheld or "",
         )

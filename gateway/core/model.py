@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
+from gateway.core.sla import Calendar
+
 
 @dataclass(frozen=True)
 class Envelope:
@@ -156,6 +158,7 @@ class Policy:
     auto_per_hour: int = 10
     auto_per_day: int = 40
     stranger_notice_hours: int = 24
+    calendar: Calendar = Calendar()  # opening hours of new tickets' first-response clock
 
 
 # Decisions -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -70,3 +71,19 @@ def make_scheduler(jobs: list[tuple[str, Callable[[], None], int]]) -> Backgroun
             func, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True
         )
     return scheduler
+
+
+def add_weekly(
+    scheduler: BackgroundScheduler,
+    job_id: str,
+    func: Callable[[], None],
+    day: str,
+    at: time,
+    timezone: str,
+) -> None:
+    """Trigger `func` every week on `day` ("mon") at `at` in `timezone`; a run missed while
+    the gateway was down is made up within six hours (the job itself knows what is due)."""
+    scheduler.add_job(
+        func, "cron", day_of_week=day, hour=at.hour, minute=at.minute, timezone=timezone,
+        id=job_id, max_instances=1, coalesce=True, misfire_grace_time=6 * 3600,
+    )  # fmt: skip

@@ -95,6 +95,7 @@ class Ticket(SQLModel, table=True):
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
     merged_into_id: int | None = Field(default=None, foreign_key="ticket.id")
+    pending_since: datetime | None = None  # set by the jobs: pauses the SLA, dates reminders
 
 
 class Watch(SQLModel, table=True):
@@ -260,6 +261,32 @@ class Approval(SQLModel, table=True):
     evidence_detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON
 
 
+class Complaint(SQLModel, table=True):
+    """A ticket taken in as a complaint: who is in charge, how far it was escalated."""
+
+    ticket_id: int = Field(foreign_key="ticket.id", primary_key=True)
+    opened_at: datetime
+    manager_id: int | None = Field(default=None, foreign_key="staff.id")  # in charge
+    level: int = 0  # escalation steps taken beyond the manager in charge
+    escalated_at: datetime  # when the last step was taken
+
+
+class Rating(SQLModel, table=True):
+    """A customer's rating of one staff reply: one per reply and contact, the last one wins."""
+
+    __table_args__ = (UniqueConstraint("message_id", "contact_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id")  # the staff reply
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")  # the reply's author
+    score: int  # 1 (poor) to 5 (excellent)
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False))
+    source: str = Field(default="web", max_length=10)  # web | mail
+    created_at: datetime
+    updated_at: datetime = Field(index=True)
+
+
 ALL_TABLES = [
     DataKey,
     Account,
@@ -279,4 +306,6 @@ ALL_TABLES = [
     Approval,
     InstallationSecret,
     Bouncing,
+    Complaint,
+    Rating,
 ]

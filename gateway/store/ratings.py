@@ -1,0 +1,113 @@
+"""Ratings of staff replies, and the rows the weekly report is computed from."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from gateway.core import report
+from gateway.store import timed
+from gateway.store.tables import Complaint, Message, Outbox, Rating, Staff, Ticket
+
+
+def staff_reply(session: Session, message_id: int) -> Message | None:
+    """The message if it is a public reply written by staff (the only thing one can rate)."""
+    row = session.get(Message, message_id)
+    if row is None or row.visibility != "public" or row.author_staff_id is None:
+        return None
+    return row
+
+
+def record(
+    session: Session, reply: Message, contact_id: int, score: int, comment: str, source: str,
+    now: datetime,
+) -> None:  # fmt: skip
+    """One rating per reply and contact: a later one replaces the earlier (an upsert, so two
+    clicks at once cannot make two rows)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    values = {
+        "message_id": reply.id, "contact_id": contact_id, "ticket_id": reply.ticket_id,
+        "staff_id": reply.author_staff_id, "score": score, "comment": comment,
+        "source": source, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    statement = dialect.insert(Rating.__table__).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["message_id", "contact_id"],
+        set_={"score": score, "comment": comment, "source": source, "updated_at": now},
+    )
+    session.execute(statement)
+
+
+def answers_request(session: Session, mail, ticket_id: int) -> bool:
+    """Whether the mail replies to a satisfaction request of this ticket."""
+    refs = list(dict.fromkeys([*mail.in_reply_to, *mail.references]))[:50]
+    if not refs:
+        return False
+    query = select(Outbox.id).where(
+        col(Outbox.message_id).in_(refs), Outbox.ticket_id == ticket_id,
+        Outbox.kind == "satisfaction-request",
+    )  # fmt: skip
+    return session.exec(query).first() is not None
+
+
+def rating_of(session: Session, message_id: int, contact_id: int) -> Rating | None:
+    query = select(Rating).where(Rating.message_id == message_id, Rating.contact_id == contact_id)
+    return session.exec(query).first()
+
+
+# Weekly report rows -------------------------------------------------------------------------
+
+
+def report_tickets(session: Session, start: datetime, end: datetime) -> list[report.TicketRow]:
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    in_week = ((Ticket.created_at >= start) & (Ticket.created_at < end)) | (
+        (col(Ticket.resolved_at) >= start) & (col(Ticket.resolved_at) < end)
+    )
+    query = select(Ticket).where(in_week, col(Ticket.merged_into_id).is_(None))
+    return [
+        report.TicketRow(t.id, t.created_at, t.first_response_at, t.resolved_at)
+        for t in session.exec(query.order_by(col(Ticket.id)))
+    ]
+
+
+def report_complaints(
+    session: Session, start: datetime, end: datetime
+) -> list[report.ComplaintRow]:
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    query = (
+        select(Complaint, Staff.name)
+        .join(Staff, col(Staff.id) == col(Complaint.manager_id), isouter=True)
+        .where(col(Complaint.opened_at) >= start, col(Complaint.opened_at) < end)
+        .order_by(col(Complaint.ticket_id))
+    )
+    return [
+        report.ComplaintRow(
+            c.ticket_id,
+            c.opened_at,
+            name or "",
+            timed.manager_answer_at(session, c.ticket_id, c.opened_at),
+        )  # fmt: skip
+        for c, name in session.exec(query).all()
+    ]
+
+
+def report_ratings(session: Session, start: datetime, end: datetime) -> list[report.RatingRow]:
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    query = (
+        select(Rating, func.coalesce(Staff.name, ""))
+        .join(Staff, col(Staff.id) == col(Rating.staff_id), isouter=True)
+        .where(col(Rating.updated_at) >= start, col(Rating.updated_at) < end)
+        .order_by(col(Rating.id))
+    )
+    return [
+        report.RatingRow(r.message_id, r.ticket_id, name, r.score, r.comment, r.updated_at)
+        for r, name in session.exec(query).all()
+    ]
+
+
+def report_recipients(session: Session) -> list[Staff]:
+    query = select(Staff).where(col(Staff.active).is_(True)).order_by(col(Staff.id))
+    return list(session.exec(query))

@@ -1,0 +1,233 @@
+"""Queries behind the timed actions: what is due, and the claim that makes each action once.
+
+A claim is an event row with a unique `dedupe_key`, inserted with ON CONFLICT DO NOTHING in
+the same transaction as the action: of two schedulers sharing one PostgreSQL, the second waits
+for the first to commit and then finds the key taken. Tickets are locked with SKIP LOCKED, so
+a job never waits behind the processor (and cannot deadlock with it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+
+from sqlalchemy import exists
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from gateway.store.tables import Complaint, Event, Message, Rating, Staff, Ticket
+
+log = logging.getLogger(__name__)
+
+OPEN_STATUSES = ("new", "open")
+
+
+def claim(
+    session: Session,
+    key: str,
+    at: datetime,
+    kind: str,
+    *,
+    ticket_id: int | None = None,
+    actor: str = "",
+    detail: dict | None = None,
+) -> bool:
+    """Record the event under `key`; False when some run already did."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(Event.__table__)
+        .values(
+            at=at,
+            kind=kind,
+            ticket_id=ticket_id,
+            actor=actor,
+            dedupe_key=key,
+            detail=json.dumps(detail or {}, ensure_ascii=False, default=str),
+        )  # fmt: skip
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Event.__table__.c.id)  # rowcount is not reliable here; a returned row is
+    )
+    return session.execute(statement).first() is not None
+
+
+def claimed(session: Session, key: str) -> Event | None:
+    return session.exec(select(Event).where(Event.dedupe_key == key)).first()
+
+
+def lock_ticket(session: Session, ticket_id: int) -> Ticket | None:
+    """The ticket, unless another transaction holds it (then it waits for the next run)."""
+    query = select(Ticket).where(Ticket.id == ticket_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, key_share=True)
+    return session.exec(query).first()
+
+
+def _ids(session: Session, query) -> list[int]:
+    return list(session.exec(query.order_by(col(Ticket.id))))
+
+
+def _live():
+    return col(Ticket.merged_into_id).is_(None)
+
+
+def sla_due(session: Session, until: datetime) -> list[int]:
+    """Unanswered, running tickets whose deadline falls before `until`."""
+    return _ids(
+        session,
+        select(Ticket.id).where(
+            col(Ticket.status).in_(OPEN_STATUSES),
+            col(Ticket.first_response_at).is_(None),
+            col(Ticket.pending_since).is_(None),
+            col(Ticket.sla_due_at) <= until,
+            _live(),
+        ),  # fmt: skip
+    )
+
+
+def pending_changed(session: Session) -> list[int]:
+    """Tickets that went pending, or came back from it, since the jobs last looked."""
+    went = (Ticket.status == "pending") & col(Ticket.pending_since).is_(None)
+    left = (Ticket.status != "pending") & col(Ticket.pending_since).is_not(None)
+    return _ids(session, select(Ticket.id).where(went | left))
+
+
+def pending_since_before(session: Session, moment: datetime) -> list[int]:
+    query = select(Ticket.id).where(
+        Ticket.status == "pending", col(Ticket.pending_since) <= moment, _live()
+    )
+    return _ids(session, query)
+
+
+def resolved_before(session: Session, moment: datetime) -> list[int]:
+    query = select(Ticket.id).where(
+        Ticket.status == "resolved", col(Ticket.resolved_at) <= moment, _live()
+    )
+    return _ids(session, query)
+
+
+def unrated_resolved(session: Session, since: datetime, until: datetime) -> list[int]:
+    """Tickets resolved in [since, until] with a public staff reply and no rating at all."""
+    replied = exists().where(
+        Message.ticket_id == Ticket.id, Message.visibility == "public",
+        col(Message.author_staff_id).is_not(None),
+    )  # fmt: skip
+    rated = exists().where(Rating.ticket_id == Ticket.id)
+    query = select(Ticket.id).where(
+        col(Ticket.status).in_(("resolved", "closed")), col(Ticket.resolved_at) >= since,
+        col(Ticket.resolved_at) <= until, _live(), replied, ~rated,
+    )  # fmt: skip
+    return _ids(session, query)
+
+
+def last_staff_reply(session: Session, ticket_id: int) -> Message | None:
+    query = (
+        select(Message)
+        .where(Message.ticket_id == ticket_id, Message.visibility == "public")
+        .where(col(Message.author_staff_id).is_not(None))
+        .order_by(col(Message.id).desc())
+    )
+    return session.exec(query).first()
+
+
+# Complaints ---------------------------------------------------------------------------------
+
+
+def complaints_to_take_in(session: Session) -> list[int]:
+    """Complaint tickets still open that nobody took in yet."""
+    taken = exists().where(Complaint.ticket_id == Ticket.id)
+    query = select(Ticket.id).where(
+        Ticket.category == "complaint", col(Ticket.status).not_in(("resolved", "closed")),
+        _live(), ~taken,
+    )  # fmt: skip
+    return _ids(session, query)
+
+
+def complaints_waiting(session: Session, escalated_before: datetime) -> list[int]:
+    """Complaints last escalated before the moment, whose ticket is still a live complaint."""
+    query = (
+        select(Complaint.ticket_id)
+        .join(Ticket, col(Ticket.id) == col(Complaint.ticket_id))
+        .where(col(Complaint.escalated_at) <= escalated_before, _live())
+        .where(Ticket.category == "complaint")
+        .order_by(col(Complaint.ticket_id))
+    )
+    return list(session.exec(query))
+
+
+def complaint(session: Session, ticket_id: int) -> Complaint | None:
+    return session.get(Complaint, ticket_id)
+
+
+def manager_answer_at(session: Session, ticket_id: int, since: datetime) -> datetime | None:
+    """When a manager first answered the customer publicly, from `since` on."""
+    query = (
+        select(Message.created_at)
+        .join(Staff, col(Staff.id) == col(Message.author_staff_id))
+        .where(Message.ticket_id == ticket_id, Message.visibility == "public")
+        .where(Staff.role == "manager", col(Message.created_at) >= since)
+        .order_by(col(Message.created_at))
+    )
+    return session.exec(query).first()
+
+
+def managers(session: Session, department_id: int | None = None) -> list[Staff]:
+    query = select(Staff).where(Staff.role == "manager", col(Staff.active).is_(True))
+    if department_id is not None:
+        query = query.where(Staff.department_id == department_id)
+    return list(session.exec(query.order_by(col(Staff.id))))
+
+
+def last_complaint_taken(session: Session, staff_ids: list[int]) -> dict[int, datetime]:
+    """When each of these managers was last put in charge of a complaint."""
+    from sqlalchemy import func
+
+    query = (
+        select(Complaint.manager_id, func.max(Complaint.opened_at))
+        .where(col(Complaint.manager_id).in_(staff_ids))
+        .group_by(col(Complaint.manager_id))
+    )
+    return dict(session.exec(query).all())
+
+
+def staff_by_email(session: Session, email: str) -> Staff | None:
+    query = select(Staff).where(Staff.email == email.lower(), col(Staff.active).is_(True))
+    return session.exec(query).first()
+
+
+def recent_customer_messages(session: Session, since: datetime) -> list[tuple[int, str]]:
+    """(ticket id, text) of customer messages since `since` on tickets not yet complaints."""
+    query = (
+        select(Message)  # whole rows: text columns may be sealed, opened on loading
+        .join(Ticket, col(Ticket.id) == col(Message.ticket_id))
+        .where(col(Message.created_at) >= since, col(Message.author_contact_id).is_not(None))
+        .where(Message.visibility == "public", Ticket.category != "complaint", _live())
+        .order_by(col(Message.id))
+    )
+    return [(m.ticket_id, m.new_text or m.body_text) for m in session.exec(query)]
+
+
+def taken_keys(session: Session, keys: list[str]) -> set[str]:
+    if not keys:
+        return set()
+    query = select(Event.dedupe_key).where(col(Event.dedupe_key).in_(keys))
+    return set(session.exec(query))
+
+
+def for_each_ticket(db, ids: list[int], action) -> int:
+    """Run `action(session, ticket)` on each ticket in one transaction, each in a savepoint
+    (one bad ticket is logged and skipped, not a reason to stop the others); returns how
+    many actions reported work done."""
+    if not ids:
+        return 0
+    done = 0
+    with db.write() as session:
+        for ticket_id in ids:
+            try:
+                with session.begin_nested():
+                    ticket = lock_ticket(session, ticket_id)
+                    if ticket is not None and action(session, ticket):
+                        done += 1
+            except Exception:
+                log.exception("timed action on ticket %s failed", ticket_id)
+    return done

@@ -1,0 +1,155 @@
+"""The first-response clock end to end: a warning before the deadline to the staff involved, an
+escalation to the department's managers at the deadline, each once; a pending ticket's clock
+pauses and resumes when the customer writes. Time is the injected clock; jobs run by hand, by
+two runners at once, and by two real schedulers on one database."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from conftest import add_contact, mail
+from sqlmodel import select
+from test_staff_flow import AUTHSERV, add_staff, last, open_ticket, staff_mail, ticket
+
+from gateway.store.tables import Event
+
+
+def start_desk(start_gateway, **sections):
+    gw = start_gateway(
+        auth={"trusted_authserv_ids": (AUTHSERV,)},
+        routing={"default_department": "Support"},
+        **sections,
+    )
+    return gw
+
+
+@pytest.fixture
+def desk(start_gateway):
+    gw = start_desk(start_gateway)
+    seed(gw)
+    return gw
+
+
+def seed(gw):
+    add_contact(gw.db, "alice@customer.example", name="Alice", account="Alice Co")
+    add_staff(gw.db, "agent@support.example", "Sam Agent")
+    add_staff(gw.db, "second@support.example", "Kim Second")
+    add_staff(gw.db, "boss@support.example", "Maria Boss", manager=True)
+    add_staff(gw.db, "billboss@support.example", "Bill Boss", department="Billing", manager=True)
+
+
+def about(gw, address: str, words: str) -> list:
+    return [m for m in gw.sink.to(address) if words in m.text()]
+
+
+def events(gw, kind: str) -> list[Event]:
+    with gw.db.read() as session:
+        return list(session.exec(select(Event).where(Event.kind == kind)))
+
+
+def run(gw, name: str) -> int:
+    done = gw.gw.jobs.run(name)
+    gw.settle()
+    return done
+
+
+def test_warning_then_escalation_each_once_at_the_right_moment(desk, clock):
+    t = open_ticket(desk)  # 09:00; first response due at 10:00
+    assert ticket(desk, t.id).sla_due_at == clock.now.replace(hour=10)
+    clock.advance(minutes=44, seconds=59)
+    assert run(desk, "sla") == 0
+    clock.advance(seconds=1)  # 09:45, fifteen minutes before
+    assert run(desk, "sla") == 1
+    assert run(desk, "sla") == 0
+    for address in ("agent@support.example", "second@support.example"):
+        [warning] = about(desk, address, "First response due at 2026-11-23 10:00 UTC")
+        assert warning.message["Subject"] == f"[VB #{t.id}] Site down"
+    assert not about(desk, "boss@support.example", "Deadline missed")
+    clock.advance(minutes=14, seconds=59)
+    assert run(desk, "sla") == 0
+    clock.advance(seconds=1)  # 10:00
+    assert run(desk, "sla") == 1
+    clock.advance(hours=5)
+    assert run(desk, "sla") == 0
+    [escalation] = about(desk, "boss@support.example", "Deadline missed")
+    assert "My site is down." in escalation.text()  # with the history
+    assert not about(desk, "billboss@support.example", "Deadline missed")  # other department
+    assert len(about(desk, "agent@support.example", "First response due")) == 1
+    keys = sorted(e.dedupe_key for e in events(desk, "sla-warning") + events(desk, "sla-breach"))
+    assert keys == [f"sla-breach:ticket:{t.id}:2026-11-23T10:00:00Z",
+                    f"sla-warning:ticket:{t.id}:2026-11-23T10:00:00Z"]  # fmt: skip
+
+
+def test_a_first_response_stops_the_clock(desk, clock):
+    t = open_ticket(desk)
+    clock.advance(minutes=20)
+    desk.send(staff_mail(last(desk, "agent@support.example"), "Looking into it."))
+    desk.settle()
+    assert ticket(desk, t.id).first_response_at == clock.now
+    clock.advance(hours=2)
+    assert run(desk, "sla") == 0
+    assert not about(desk, "boss@support.example", "Deadline missed")
+
+
+def test_pending_pauses_the_clock_and_the_customer_resumes_it(desk, clock):
+    t = open_ticket(desk)  # due 10:00
+    clock.advance(minutes=30)  # 09:30: 30 minutes left
+    desk.send(staff_mail(last(desk, "agent@support.example"), "/status pending"))
+    desk.settle()
+    desk.wait_for(lambda: ticket(desk, t.id).pending_since is not None)
+    assert ticket(desk, t.id).pending_since == clock.now
+    clock.advance(hours=3)  # 12:30, long past the old deadline
+    assert run(desk, "sla") == 0
+    customer = mail(subject=f"Re: [VB #{t.id}] Site down", body="Here is the log you wanted.")
+    desk.send(customer)
+    desk.settle()
+    desk.wait_for(lambda: ticket(desk, t.id).pending_since is None)
+    row = ticket(desk, t.id)
+    assert row.status == "open"
+    assert row.sla_due_at == clock.now.replace(hour=13, minute=0)  # 12:30 + the 30 left
+    clock.advance(minutes=15)  # 12:45
+    assert run(desk, "sla") == 1
+    assert about(desk, "agent@support.example", "First response due at 2026-11-23 13:00 UTC")
+    assert [e.kind for e in events(desk, "sla-paused") + events(desk, "sla-resumed")] == [
+        "sla-paused", "sla-resumed",
+    ]  # fmt: skip
+
+
+def test_two_job_runners_at_once_act_once(start_gateway, clock):
+    first, second = start_desk(start_gateway), start_desk(start_gateway)
+    seed(first)
+    for n in range(3):
+        first.send(mail(subject=f"Problem {n}"))
+    first.settle()
+    clock.advance(hours=1)  # every deadline passed
+    barrier = threading.Barrier(2)
+    done: list[int] = []
+
+    def runner(gw):
+        for _ in range(3):
+            barrier.wait()
+            done.append(gw.gw.jobs.run("sla"))
+
+    threads = [threading.Thread(target=runner, args=(gw,)) for gw in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    first.settle()
+    assert sum(done) == 3  # one escalation per ticket, whoever won
+    assert len(events(first, "sla-breach")) == 3
+    assert len(about(first, "boss@support.example", "Deadline missed")) == 3
+
+
+def test_two_schedulers_on_one_database_warn_once(start_gateway, clock):
+    gateways = [start_desk(start_gateway, jobs={"every_seconds": 1}) for _ in range(2)]
+    seed(gateways[0])
+    t = open_ticket(gateways[0])
+    clock.advance(minutes=50)  # inside the warning window; the schedulers tick in real time
+    for gw in gateways:
+        start = gw.gw.jobs.runs["sla"]
+        gw.wait_for(lambda gw=gw, start=start: gw.gw.jobs.runs["sla"] >= start + 3, timeout=30)
+    gateways[0].settle()
+    assert len(about(gateways[0], "agent@support.example", "First response due")) == 1
+    assert [e.ticket_id for e in events(gateways[0], "sla-warning")] == [t.id]
