@@ -12,8 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from gateway import cli_privacy, cli_trust
-from gateway import cli_timed
+from gateway import cli_privacy, cli_timed, cli_trust
 from gateway import config as config_module
 from gateway.app import ROLES, Gateway, utc_now
 from gateway.contacts_import import read_contacts
