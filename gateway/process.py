@@ -16,8 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from gateway import card_guard, ratings
-from gateway import customer_cc
+from gateway import card_guard, customer_cc, privacy_requests, ratings
 from gateway.approvals import ApprovalDesk
 from gateway.bounce_desk import BounceDesk
 from gateway.core import approvals as approval_rules
@@ -159,6 +158,7 @@ class Processor:
                 item, cards = card_guard.redact(item)  # before anything is stored or echoed
                 queued = self._handle(session, row, item.mail, now, item.verdict)
                 queued += card_guard.settle(session, self.notices, row, cards, now)
+                queued += privacy_requests.settle(session, self.staff_notices, row, item.mail, now)
                 repo.finish_inbound(session, row, "done", now, None)
                 return queued
         except Exception as error:

@@ -124,6 +124,11 @@ def _plan_one(session, ticket: Ticket, author: Staff, command: Command):
     if verb == "ask-permission" and not accounts.approvers(session, ticket):
         return None, ("nobody may approve for this customer: the account (or its reseller) "
                       "needs a contact with the role owner or admin")  # fmt: skip
+    if verb == "privacy":
+        from gateway import privacy_requests  # it imports this module
+
+        contact_id, error = privacy_requests.check(session, ticket, command)
+        return (None, error) if error else (Step(command, contact_id=contact_id), None)
     return Step(command), None
 
 
@@ -181,6 +186,11 @@ def apply(
         outcome.recorded.append("whole ticket mailed to you")
     elif verb == "ask-permission":
         approvals.ask(session, ticket, author, argument, outcome, now)
+    elif verb == "privacy":
+        from gateway import privacy_requests  # it imports this module
+
+        privacy_requests.carry_out(session, notices, ticket, author, step, outcome, now)
+        detail["command"] = f"/privacy {step.command.option}"  # no address or name in the log
     ticket.updated_at = now
     repo.add_event(session, now, f"command-{verb}", ticket_id=ticket.id, actor=author.email,
                    detail=detail)  # fmt: skip

@@ -148,6 +148,9 @@ class StaffNotices:
         recipients = [requester] + [
             c for c in staffing.ccs(session, ticket.id) if c.id != requester.id
         ]
+        recipients = [c for c in recipients if c.erased_at is None]  # no address to write to
+        if not recipients:
+            return []
         if self.links is None or reply_id is None:
             lang = self._language(requester)
             return self._relay(session, ticket, staff, text, html, attachments, now, recipients,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 STATUSES = ("open", "pending", "resolved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")
+LANGUAGES = ("en", "fr")
 VERBS = (
     "note",
     "assign",
@@ -25,6 +26,7 @@ VERBS = (
     "unwatch",
     "show",
     "ask-permission",
+    "privacy",
 )
 USAGE = {
     "note": "/note",
@@ -39,6 +41,8 @@ USAGE = {
     "unwatch": "/unwatch",
     "show": "/show",
     "ask-permission": "/ask-permission WHAT WE WANT TO DO AND WHY",
+    "privacy": "/privacy export|erase ADDRESS, /privacy correct ADDRESS name NEW NAME|language "
+    + "|".join(LANGUAGES),
 }
 _LINE = re.compile(r"^/([a-z-]+)\b\s*(.*)$", re.IGNORECASE)
 _NOTE_SUBJECT = re.compile(r"\[note\]", re.IGNORECASE)
@@ -48,8 +52,9 @@ _NOTE_SUBJECT = re.compile(r"\[note\]", re.IGNORECASE)
 class Command:
     verb: str
     argument: str = ""
-    option: str = ""  # for /cc: add | remove
+    option: str = ""  # for /cc: add | remove; for /privacy: export | erase | correct
     line: str = ""
+    value: str = ""  # for /privacy correct: "name NEW NAME" or "language fr"
 
 
 @dataclass(frozen=True)
@@ -121,9 +126,31 @@ def _parse_line(line: str) -> tuple[Command | None, CommandError | None]:
         if option.lower() not in ("add", "remove") or "@" not in address or " " in address:
             return None, CommandError(line, f"usage: {USAGE[verb]}")
         return Command(verb, address.strip("<>").lower(), option.lower(), line=line), None
+    if verb == "privacy":
+        return _parse_privacy(line, argument)
     if verb in ("status", "priority"):
         argument = argument.lower()
     return Command(verb, argument, line=line), None
+
+
+def _parse_privacy(line: str, argument: str) -> tuple[Command | None, CommandError | None]:
+    """`/privacy export|erase ADDRESS`, `/privacy correct ADDRESS name|language VALUE`."""
+    action, address, rest = (argument.split(" ", 2) + ["", ""])[:3]
+    action, address = action.lower(), address.strip("<>").lower()
+    usage = CommandError(line, f"usage: {USAGE['privacy']}")
+    if action not in ("export", "erase", "correct") or address.count("@") != 1:
+        return None, usage
+    field, _, value = rest.partition(" ")
+    field = field.lower()
+    if action != "correct":
+        return (None, usage) if rest else (Command("privacy", address, action, line=line), None)
+    if field == "language" and value.lower() in LANGUAGES:
+        return Command(
+            "privacy", address, action, line=line, value=f"language {value.lower()}"
+        ), None
+    if field == "name" and value.strip():
+        return Command("privacy", address, action, line=line, value=f"name {value.strip()}"), None
+    return None, usage
 
 
 def _all_usage() -> str:

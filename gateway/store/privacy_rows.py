@@ -100,6 +100,7 @@ def erase_contact(session: Session, contact: Contact, now: datetime) -> dict:
     session.add(contact)
     session.flush()
     counts = {"key_destroyed": contact.key_id, **_scrub(session, address, contact.id)}
+    session.flush()
     session.expire_all()  # rows loaded before hold plain values the key no longer opens
     session.info["rewrite_file"] = True  # see Database.write
     return counts

@@ -84,7 +84,14 @@ def _ticket_key(session: Session, conn, ticket_id: int) -> int:
 
 
 def owner_key(session: Session, conn, kind: type, target, column: str) -> int:
-    """The data key that seals `column` of `target`, a `kind` row (see the module's docstring)."""
+    """The data key that seals `column` of `target`, a `kind` row (see the module's docstring);
+    the company key when that one was destroyed (a receipt about an erased contact's ticket)."""
+    key = _owner_key(session, conn, kind, target, column)
+    vault = vault_of(session)
+    return vault.fixed_key(conn, "company") if vault.is_destroyed(conn, key) else key
+
+
+def _owner_key(session: Session, conn, kind: type, target, column: str) -> int:
     vault = vault_of(session)
     if kind is Contact or kind is Blob:
         return target.key_id

@@ -1,0 +1,116 @@
+"""Privacy requests by mail: recognise them, and carry out what staff approve.
+
+A customer may ask by mail for a copy of their data, a correction (name, language) or erasure
+(`core/privacy_request.py` recognises the phrasings). The mail opens or joins a ticket as usual;
+the gateway records a `privacy-request` event and tells the staff involved what to do. Nothing is
+exported, changed or erased on the mail alone: a From line proves nothing, so a staff member
+verifies the requester first, then approves on the ticket with
+`/privacy export|erase ADDRESS` or `/privacy correct ADDRESS name NEW NAME|language fr`, where
+ADDRESS must be the ticket's requester. The result is mailed only to the address on file.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gateway import compose, outbox, privacy
+from gateway.core import privacy_request, threads
+from gateway.core.quotes import new_text
+from gateway.store import privacy_rows, repo
+
+HOW_TO = (
+    "The gateway recognised a {kind} request (its From line is not proof of identity: "
+    "sender verification said {verdict}). Verify that {address} really asks this, for example "
+    "by calling back on a number you already know. Then reply to this mail with one of:\n"
+    "  /privacy export {address}\n  /privacy erase {address}\n"
+    "  /privacy correct {address} name NEW NAME\n  /privacy correct {address} language en|fr\n"
+    "The result is mailed only to {address}. Nothing happens until you do."
+)
+
+
+def settle(session, staff_notices, row, mail, now: datetime) -> int:
+    """After a customer's mail was applied: if it is a privacy request, say so to staff."""
+    kind = privacy_request.detect(mail.subject, new_text(mail.text, mail.html))
+    if kind is None:
+        return 0
+    message = privacy_rows.message_for_inbound(session, row.id)
+    if message is None or message.author_contact_id is None or "automatic" in message.flags:
+        return 0
+    from gateway.staff_commands import involved_staff  # staff_commands imports this module
+
+    ticket = repo.get_ticket(session, message.ticket_id)
+    contact = repo.contact_by_id(session, message.author_contact_id)
+    repo.add_event(session, now, "privacy-request", ticket_id=ticket.id, actor=contact.email,
+                   detail={"kind": kind, "inbound_id": row.id})  # fmt: skip
+    verdict = getattr(message, "auth_verdict", "none")
+    sent = staff_notices.notify_staff(
+        session, ticket, involved_staff(session, ticket),
+        headline=f"Privacy request ({kind}) from {contact.email}: verify before approving",
+        text=HOW_TO.format(kind=kind, verdict=verdict, address=contact.email),
+        internal=False, kind="staff-privacy-request", now=now,
+    )  # fmt: skip
+    return len(sent)
+
+
+def check(session, ticket, command) -> tuple[int | None, str | None]:
+    """(contact id, None) when `/privacy ...` may run on this ticket, else (None, the error)."""
+    requester = repo.contact_by_id(session, ticket.requester_id)
+    if requester is None or requester.erased_at is not None:
+        return None, "this ticket's requester was erased"
+    if command.argument != requester.email:
+        return None, (
+            f"{command.argument} is not this ticket's requester: /privacy acts only for the "
+            "person who asked, on their own ticket"
+        )
+    return requester.id, None
+
+
+def carry_out(session, notices, ticket, author, step, outcome, now: datetime) -> None:
+    """Run an approved `/privacy` command; the customer hears only at their address on file."""
+    contact = repo.contact_by_id(session, step.contact_id)
+    action = step.command.option
+    lang = contact.language if contact.language in ("en", "fr") else notices.company.language
+    if action == "export":
+        archive = privacy.export_archive(session, contact, now)
+        privacy.audit(session, now, author.email, "export", contact_id=contact.id,
+                      ticket_id=ticket.id)  # fmt: skip
+        attachment = compose.OutgoingAttachment("personal-data.zip", "application/zip", archive)
+        _mail(session, notices, ticket.id, ticket, contact.email, lang, "privacy_export", {},
+              (attachment,), now)  # fmt: skip
+        outcome.recorded.append(f"copy of the requester's data mailed to {contact.email}")
+    elif action == "correct":
+        field, value = step.command.value.split(" ", 1)
+        privacy.correct(session, contact, field, value, now, author.email)
+        lang = value if field == "language" else lang
+        _mail(session, notices, ticket.id, ticket, contact.email, lang, "privacy_done",
+              {"action": "correct", "field": field}, (), now)  # fmt: skip
+        outcome.recorded.append(f"requester's {field} corrected; they were told")
+    else:
+        address = contact.email
+        privacy.erase(session, contact, now, author.email)
+        # After the erasure, sealed under the company key (no ticket): this mail must still go.
+        _mail(session, notices, None, ticket, address, lang, "privacy_done",
+              {"action": "erase", "field": ""}, (), now)  # fmt: skip
+        outcome.recorded.append("requester erased (their data key destroyed); they were told")
+    outcome.customer_told = True
+
+
+def _mail(session, notices, ticket_id, ticket, address, lang, template, extra, attachments, now):
+    company = notices.company
+    tag = threads.subject_tag(company.tag, ticket.id)
+    rendered = notices.renderer.render(template, lang, {"tag": tag, "company": company.name,
+                                                        **extra})  # fmt: skip
+    draft = compose.Draft(
+        from_name=company.name,
+        from_address=company.support_address,
+        to=(compose.Recipient(address),),
+        subject=rendered.subject,
+        text=rendered.text,
+        reply_to=company.support_address,
+        language=lang,
+        loop_domain=company.domain,
+        attachments=attachments,
+    )
+    outbox.enqueue(session, draft, kind=f"privacy-{extra.get('action', 'export')}",
+                   ticket_id=ticket_id, envelope_from=company.bounce_address, now=now,
+                   message_domain=company.domain)  # fmt: skip
