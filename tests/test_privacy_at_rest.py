@@ -14,7 +14,7 @@ from sqlmodel import select
 from test_cli import cli_config, run_cli, run_json
 from test_staff_flow import AUTHSERV, add_staff, last, staff_mail
 
-from gateway.store import directory, repo
+from gateway.store import directory, ratings, repo
 from gateway.store.tables import Contact, DataKey, Message, Ticket
 from gateway.store.vault import SealBroken, Vault
 
@@ -195,3 +195,19 @@ def test_old_master_key_stays_usable_until_the_rewrap_completes(desk):
 
 def readable_text_of(session) -> str:
     return "\n".join(m.body_text for m in session.exec(select(Message)))
+
+
+def test_rating_comment_is_sealed(desk):
+    realistic_run(desk)
+    comment = "CANARY-rating-comment-6e0b"
+    with desk.db.write() as session:
+        reply = session.exec(
+            select(Message).where(Message.author_staff_id.is_not(None))
+            .where(Message.visibility == "public")
+        ).first()  # fmt: skip
+        alice = directory.contact_by_email(session, "alice@customer.example")
+        ratings.record(session, reply, alice.id, 5, comment, "web", desk.gw.clock())
+        ratings.record(session, reply, alice.id, 4, comment + "-2", "mail", desk.gw.clock())
+    with desk.db.read() as session:
+        assert ratings.rating_of(session, reply.id, alice.id).comment == comment + "-2"
+    assert found([comment], stored_bytes(desk.db)) == []

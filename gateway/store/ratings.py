@@ -9,7 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from gateway.core import report
-from gateway.store import timed
+from gateway.store import sealing, timed
 from gateway.store.tables import Complaint, Message, Outbox, Rating, Staff, Ticket
 
 
@@ -33,11 +33,13 @@ def record(
         "staff_id": reply.author_staff_id, "score": score, "comment": comment,
         "source": source, "created_at": now, "updated_at": now,
     }  # fmt: skip
+    values = sealing.sealed_values(session, Rating, values)  # the comment, bound to row_key
     statement = dialect.insert(Rating.__table__).values(**values)
     statement = statement.on_conflict_do_update(
         index_elements=["message_id", "contact_id"],
-        set_={"score": score, "comment": comment, "source": source, "updated_at": now},
-    )
+        set_={"score": score, "comment": values["comment"], "row_key": values["row_key"],
+              "source": source, "updated_at": now},
+    )  # fmt: skip
     session.execute(statement)
 
 

@@ -8,6 +8,7 @@ Whose data key seals what (erasing a contact destroys their key and nothing else
 - what staff wrote (a reply's or note's new text, their address, their attachments): the
   company key; the full text of staff mail, which quotes the customer, and its subject: the
   requester's key;
+- a rating's comment: the key of the contact who rated;
 - mail not yet processed and mail from unknown senders: the company key.
 Only ORM rows are handled here; a bulk INSERT must pass its values through `sealed_values`.
 """
@@ -26,6 +27,7 @@ from gateway.store.tables import (
     Inbound,
     Message,
     Outbox,
+    Rating,
     Ticket,
     new_row_key,
 )
@@ -39,6 +41,7 @@ SEALED: dict[type, tuple[str, ...]] = {
     Blob: ("data",),
     Inbound: ("raw",),
     Outbox: ("raw",),
+    Rating: ("comment",),
 }
 _BYTES = {"raw", "data"}
 ERASED_TEXT = "[erased]"
@@ -107,6 +110,8 @@ def _owner_key(session: Session, conn, kind: type, target, column: str) -> int:
         query = select(Message.author_contact_id).where(Message.id == target.message_id)
         author = conn.execute(query).scalar_one()
         return _contact_key(session, conn, author) if author else vault.fixed_key(conn, "company")
+    if kind is Rating:
+        return _contact_key(session, conn, target.contact_id)
     if kind is Inbound and target.contact_id:
         return _contact_key(session, conn, target.contact_id)
     if kind is Outbox and target.ticket_id:

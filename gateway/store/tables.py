@@ -281,7 +281,8 @@ class Rating(SQLModel, table=True):
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
     staff_id: int | None = Field(default=None, foreign_key="staff.id")  # the reply's author
     score: int  # 1 (poor) to 5 (excellent)
-    comment: str = Field(default="", sa_column=Column(Text, nullable=False))
+    comment: str = _sealed()  # the customer's words: sealed under their key
+    row_key: str = Field(default_factory=new_row_key, max_length=16)
     source: str = Field(default="web", max_length=10)  # web | mail
     created_at: datetime
     updated_at: datetime = Field(index=True)
