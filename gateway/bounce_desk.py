@@ -26,7 +26,7 @@ class BounceDesk:
     ) -> int | None:
         """Mails queued, or None when the message is not a bounce of ours."""
         to_us = bounces.is_bounce_address(envelope.rcpt_tos, self.base)
-        report = bounces.read_report(row.raw, mail.subject, envelope.mail_from)
+        report = bounces.read_report(row.raw, mail.subject)
         if not to_us and (report is None or envelope.mail_from not in ("", "<>")):
             return None
         key = mailflow.installation_secret(session, "verp")

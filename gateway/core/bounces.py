@@ -68,14 +68,14 @@ def is_bounce_address(recipients: tuple[str, ...], base: str) -> bool:
     )
 
 
-def read_report(raw: bytes, subject: str, mail_from: str) -> BounceReport | None:
+def read_report(raw: bytes, subject: str) -> BounceReport | None:
     """A bounce report, or None when the message does not look like one."""
     message = message_from_bytes(raw, policy=policy.compat32)
     report = _dsn(message)
     if report is not None:
         return report
-    if mail_from not in ("", "<>") and not _BOUNCE_SUBJECT.search(subject):
-        return None
+    if not _BOUNCE_SUBJECT.search(subject):
+        return None  # null-sender mail that is not a bounce is ordinary automatic mail
     text = _plain_text(message)
     status = _STATUS.search(text)
     code = ".".join(status.groups()) if status else ""
