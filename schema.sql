@@ -143,7 +143,15 @@ CREATE TABLE ticket (
 
 CREATE INDEX ix_ticket_account_id ON ticket (account_id);
 
+CREATE INDEX ix_ticket_category ON ticket (category);
+
+CREATE INDEX ix_ticket_pending_since ON ticket (pending_since);
+
 CREATE INDEX ix_ticket_requester_id ON ticket (requester_id);
+
+CREATE INDEX ix_ticket_sla_due_at ON ticket (sla_due_at);
+
+CREATE INDEX ix_ticket_status ON ticket (status);
 
 CREATE TABLE approval (
 	id SERIAL NOT NULL, 

@@ -83,7 +83,9 @@ class ComplaintDesk:
         if not self.settings.levels:
             return 0
         with db.read() as session:
-            ids = timed.complaints_waiting(session, now - self.settings.answer_within)
+            ids = timed.complaints_waiting(
+                session, now - self.settings.answer_within, len(self.settings.levels)
+            )
         return timed.for_each_ticket(db, ids, lambda s, t: self._escalate(s, t, now))
 
     def _escalate(self, session, ticket: Ticket, now: datetime) -> bool:

@@ -25,6 +25,7 @@ from gateway.weekly_report import WeeklyReport
 
 log = logging.getLogger(__name__)
 SATISFACTION_WINDOW = timedelta(days=14)  # older resolutions are not asked about any more
+SLA_LOOKBACK = timedelta(days=2)  # deadlines missed longer ago (gateway down) are not chased
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,14 @@ def _follow(session, ticket: Ticket, now: datetime, settings: JobSettings) -> bo
 
 def sla(db: Database, now: datetime, ctx: JobContext) -> int:
     with db.read() as session:
-        ids = timed.sla_due(session, now + ctx.settings.warn_before)
+        due = timed.sla_due(session, now - SLA_LOOKBACK, now + ctx.settings.warn_before)
+        ids = timed.untaken(session, {t: _sla_key(t, d, now) for t, d in due})
     return timed.for_each_ticket(db, ids, lambda s, t: _sla_step(s, t, now, ctx))
+
+
+def _sla_key(ticket_id: int, due: datetime, now: datetime) -> str:
+    kind = "sla-breach" if now >= due else "sla-warning"
+    return f"{kind}:ticket:{ticket_id}:{_stamp(due)}"
 
 
 def _sla_step(session, ticket: Ticket, now: datetime, ctx: JobContext) -> bool:
@@ -97,10 +104,9 @@ def _sla_step(session, ticket: Ticket, now: datetime, ctx: JobContext) -> bool:
         or now < due - ctx.settings.warn_before
     ):
         return False
-    stamp = due.strftime("%Y-%m-%dT%H:%M:%SZ")
     kind = "sla-breach" if now >= due else "sla-warning"
-    if not timed.claim(session, f"{kind}:ticket:{ticket.id}:{stamp}", now, kind,
-                       ticket_id=ticket.id, detail={"due": stamp}):  # fmt: skip
+    if not timed.claim(session, _sla_key(ticket.id, due, now), now, kind,
+                       ticket_id=ticket.id, detail={"due": _stamp(due)}):  # fmt: skip
         return False
     when = due.strftime("%Y-%m-%d %H:%M UTC")
     if kind == "sla-warning":
@@ -128,7 +134,8 @@ def satisfaction(db: Database, now: datetime, ctx: JobContext) -> int:
     """One satisfaction request per resolved ticket none of whose replies was rated."""
     until = now - ctx.settings.satisfaction_after
     with db.read() as session:
-        ids = timed.unrated_resolved(session, until - SATISFACTION_WINDOW, until)
+        found = timed.unrated_resolved(session, until - SATISFACTION_WINDOW, until)
+        ids = timed.untaken(session, {t: f"satisfaction:ticket:{t}" for t in found})
     return timed.for_each_ticket(db, ids, lambda s, t: _ask(s, t, now, ctx))
 
 
@@ -154,7 +161,8 @@ def pending(db: Database, now: datetime, ctx: JobContext) -> int:
         if delay is None:
             continue
         with db.read() as session:
-            ids = timed.pending_since_before(session, now - delay)
+            found = timed.pending_since_before(session, now - delay)
+            ids = timed.untaken(session, {t: _pending_key(action, t, s) for t, s in found})
         done += timed.for_each_ticket(db, ids, lambda s, t, act=action: act(s, t, now, ctx))
     return done
 
@@ -166,7 +174,7 @@ def _remind(session, ticket: Ticket, now: datetime, ctx: JobContext) -> bool:
         return False
     if resolve is not None and now >= since + resolve:
         return False  # past the reminder's point: resolving comes next
-    if not timed.claim(session, f"pending-reminder:ticket:{ticket.id}:{_stamp(since)}", now,
+    if not timed.claim(session, _pending_key(_remind, ticket.id, since), now,
                        "pending-reminded", ticket_id=ticket.id, actor=contact.email):  # fmt: skip
         return False
     resolve_on = since + (resolve or timedelta(days=7))
@@ -178,7 +186,7 @@ def _auto_resolve(session, ticket: Ticket, now: datetime, ctx: JobContext) -> bo
     since = ticket.pending_since
     if ticket.status != "pending" or since is None or _unanswered_complaint(session, ticket):
         return False
-    if not timed.claim(session, f"auto-resolve:ticket:{ticket.id}:{_stamp(since)}", now,
+    if not timed.claim(session, _pending_key(_auto_resolve, ticket.id, since), now,
                        "auto-resolved", ticket_id=ticket.id,
                        detail={"pending_since": since}):  # fmt: skip
         return False
@@ -223,6 +231,11 @@ def _unanswered_complaint(session, ticket: Ticket) -> bool:
     complaint = timed.complaint(session, ticket.id)
     since = complaint.opened_at if complaint else ticket.created_at
     return timed.manager_answer_at(session, ticket.id, since) is None
+
+
+def _pending_key(action, ticket_id: int, since: datetime) -> str:
+    kind = "pending-reminder" if action is _remind else "auto-resolve"
+    return f"{kind}:ticket:{ticket_id}:{_stamp(since)}"
 
 
 def _stamp(moment: datetime) -> str:

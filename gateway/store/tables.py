@@ -80,8 +80,9 @@ class Ticket(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     subject: str = _sealed()
     row_key: str = Field(default_factory=new_row_key, max_length=16)
-    status: str = Field(default="new", max_length=10)  # new|open|pending|resolved|closed
-    category: str = Field(default="request", max_length=10)  # request | complaint
+    # status: new | open | pending | resolved | closed
+    status: str = Field(default="new", max_length=10, index=True)
+    category: str = Field(default="request", max_length=10, index=True)  # request | complaint
     priority: str = Field(default="normal", max_length=10)  # low|normal|high|urgent
     requester_id: int = Field(foreign_key="contact.id", index=True)
     account_id: int = Field(foreign_key="account.id", index=True)
@@ -91,11 +92,11 @@ class Ticket(SQLModel, table=True):
     language: str = Field(default="en", max_length=8)
     created_at: datetime
     updated_at: datetime
-    sla_due_at: datetime | None = None
+    sla_due_at: datetime | None = Field(default=None, index=True)
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
     merged_into_id: int | None = Field(default=None, foreign_key="ticket.id")
-    pending_since: datetime | None = None  # set by the jobs: pauses the SLA, dates reminders
+    pending_since: datetime | None = Field(default=None, index=True)  # set by the jobs
 
 
 class Watch(SQLModel, table=True):

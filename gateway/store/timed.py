@@ -71,18 +71,14 @@ def _live():
     return col(Ticket.merged_into_id).is_(None)
 
 
-def sla_due(session: Session, until: datetime) -> list[int]:
-    """Unanswered, running tickets whose deadline falls before `until`."""
-    return _ids(
-        session,
-        select(Ticket.id).where(
-            col(Ticket.status).in_(OPEN_STATUSES),
-            col(Ticket.first_response_at).is_(None),
-            col(Ticket.pending_since).is_(None),
-            col(Ticket.sla_due_at) <= until,
-            _live(),
-        ),  # fmt: skip
-    )
+def sla_due(session: Session, since: datetime, until: datetime) -> list[tuple[int, datetime]]:
+    """(id, deadline) of unanswered, running tickets whose deadline is in [since, until]."""
+    query = select(Ticket.id, Ticket.sla_due_at).where(
+        col(Ticket.status).in_(OPEN_STATUSES), col(Ticket.first_response_at).is_(None),
+        col(Ticket.pending_since).is_(None), col(Ticket.sla_due_at) >= since,
+        col(Ticket.sla_due_at) <= until, _live(),
+    )  # fmt: skip
+    return list(session.exec(query.order_by(col(Ticket.id))))
 
 
 def pending_changed(session: Session) -> list[int]:
@@ -92,11 +88,12 @@ def pending_changed(session: Session) -> list[int]:
     return _ids(session, select(Ticket.id).where(went | left))
 
 
-def pending_since_before(session: Session, moment: datetime) -> list[int]:
-    query = select(Ticket.id).where(
+def pending_since_before(session: Session, moment: datetime) -> list[tuple[int, datetime]]:
+    """(id, pending since) of tickets pending since `moment` or earlier."""
+    query = select(Ticket.id, Ticket.pending_since).where(
         Ticket.status == "pending", col(Ticket.pending_since) <= moment, _live()
     )
-    return _ids(session, query)
+    return list(session.exec(query.order_by(col(Ticket.id))))
 
 
 def resolved_before(session: Session, moment: datetime) -> list[int]:
@@ -143,13 +140,21 @@ def complaints_to_take_in(session: Session) -> list[int]:
     return _ids(session, query)
 
 
-def complaints_waiting(session: Session, escalated_before: datetime) -> list[int]:
-    """Complaints last escalated before the moment, whose ticket is still a live complaint."""
+def complaints_waiting(session: Session, escalated_before: datetime, levels: int) -> list[int]:
+    """Live complaints with a level left, last escalated before the moment, that no manager
+    has answered publicly since they were taken in."""
+    answered = (
+        exists()
+        .where(Message.ticket_id == Complaint.ticket_id, Message.visibility == "public")
+        .where(col(Message.created_at) >= Complaint.opened_at)
+        .where(Staff.id == Message.author_staff_id, Staff.role == "manager")
+    )
     query = (
         select(Complaint.ticket_id)
         .join(Ticket, col(Ticket.id) == col(Complaint.ticket_id))
-        .where(col(Complaint.escalated_at) <= escalated_before, _live())
-        .where(Ticket.category == "complaint")
+        .where(col(Complaint.escalated_at) <= escalated_before, Complaint.level < levels)
+        .where(Ticket.category == "complaint", _live(), ~answered)
+        .where(col(Ticket.status).not_in(("resolved", "closed")))
         .order_by(col(Complaint.ticket_id))
     )
     return list(session.exec(query))
@@ -208,10 +213,17 @@ def recent_customer_messages(session: Session, since: datetime) -> list[tuple[in
 
 
 def taken_keys(session: Session, keys: list[str]) -> set[str]:
-    if not keys:
-        return set()
-    query = select(Event.dedupe_key).where(col(Event.dedupe_key).in_(keys))
-    return set(session.exec(query))
+    taken: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        taken.update(session.exec(select(Event.dedupe_key).where(col(Event.dedupe_key).in_(chunk))))
+    return taken
+
+
+def untaken(session: Session, keyed: dict[int, str]) -> list[int]:
+    """The ticket ids whose action key no run has claimed yet (so done work is not redone)."""
+    taken = taken_keys(session, list(keyed.values()))
+    return [ticket_id for ticket_id, key in keyed.items() if key not in taken]
 
 
 def for_each_ticket(db, ids: list[int], action) -> int:
