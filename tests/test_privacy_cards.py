@@ -13,12 +13,14 @@ from privacy_scan import readable_text, stored_bytes
 from sqlmodel import select
 from test_staff_flow import AUTHSERV, add_staff, last, staff_mail
 
+from gateway import compose
 from gateway.store import repo
 from gateway.store.tables import Event, Inbound, Ticket
 
+ALICE = "alice@customer.example"
 CARD = "4111 1111 1111 1111"  # Visa test number
 AMEX = "3782-822463-10005"
-DIGITS = ["4111111111111111", "378282246310005", "1111 1111", "822463"]
+DIGITS = ["4111111111111111", "378282246310005", "5555555555554444", "1111 1111", "822463"]
 
 
 VERIFIED = (
@@ -137,3 +139,22 @@ def _events(gw, ticket_id) -> list[str]:
         if ticket_id is not None:
             query = query.where(Event.ticket_id == ticket_id)
         return list(session.exec(query))
+
+
+def test_outgoing_guard_masks_what_code_or_templates_add():
+    draft = compose.Draft(
+        "Example", "support@support.example", (compose.Recipient(ALICE),),
+        subject="Card 5555 5555 5555 4444", text=f"On file: {CARD}\n> {AMEX}",
+        html="<p>4111&nbsp;1111 <b>1111</b>\n1111</p>",
+    )  # fmt: skip
+    masked = compose.without_cards(draft)
+    assert kept(masked.text + masked.subject + masked.html.replace("&nbsp;", " ")) == []
+    assert "5555 55** **** 4444" in masked.subject
+    plain = compose.Draft(
+        "Example",
+        "support@support.example",
+        (),
+        "Re: [VB #12] Site down",
+        "[customer] 2026-11-23 09:00 UTC alice@customer.example\nOrder 4412",
+    )
+    assert compose.without_cards(plain) is plain  # nothing card-like: not even scanned

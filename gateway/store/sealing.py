@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session, attributes
+from sqlalchemy.orm.util import identity_key
 
 from gateway.store.tables import (
     Attachment,
@@ -70,19 +71,36 @@ def _where(kind: type, target, column: str) -> tuple[str, str, str]:
 # Whose key --------------------------------------------------------------------------------
 
 
+# Rows already in the session answer without a query (the processor has usually just loaded
+# the ticket and its requester); otherwise one small query, remembered for the transaction.
+
+
+def _loaded(session: Session, kind: type, row_id):
+    return session.identity_map.get(identity_key(kind, row_id))
+
+
 def _contact_key(session: Session, conn, contact_id: int | None) -> int:
     cache = session.info.setdefault("contact_keys", {})
     if contact_id not in cache:
-        query = select(Contact.key_id).where(Contact.id == contact_id)
-        cache[contact_id] = conn.execute(query).scalar_one()
+        row = _loaded(session, Contact, contact_id)
+        if row is not None and row.key_id is not None:
+            cache[contact_id] = row.key_id
+        else:
+            query = select(Contact.key_id).where(Contact.id == contact_id)
+            cache[contact_id] = conn.execute(query).scalar_one()
     return cache[contact_id]
 
 
 def _ticket_key(session: Session, conn, ticket_id: int) -> int:
     cache = session.info.setdefault("ticket_keys", {})
     if ticket_id not in cache:
-        query = select(Ticket.requester_id).where(Ticket.id == ticket_id)
-        cache[ticket_id] = _contact_key(session, conn, conn.execute(query).scalar_one())
+        row = _loaded(session, Ticket, ticket_id)
+        if row is not None:
+            requester = row.requester_id
+        else:
+            query = select(Ticket.requester_id).where(Ticket.id == ticket_id)
+            requester = conn.execute(query).scalar_one()
+        cache[ticket_id] = _contact_key(session, conn, requester)
     return cache[ticket_id]
 
 
