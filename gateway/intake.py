@@ -62,7 +62,7 @@ def identify(raw: bytes, domain: str) -> tuple[str, bool, str]:
 def accept(db: Database, mails: list[RawMail], now: datetime, domain: str) -> list[Accepted]:
     """Store each mail unless the same message is already stored; one commit for all."""
     rows = [(mail, *identify(mail.raw, domain)) for mail in mails]
-    with db.write() as session:
+    with db.write(urgent=True) as session:  # SMTP sessions wait on this commit for their 250
         known = repo.known_inbound(
             session, [(message_id, digest) for _, message_id, _, digest in rows]
         )

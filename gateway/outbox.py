@@ -168,6 +168,7 @@ class Delivery:
 
     def run_once(self) -> int:
         """Send what is due now; returns how many rows were attempted."""
+        self.db.yield_to_urgent()
         with self.db.write() as session:
             claimed = [
                 (row.id, row.mail_from, json.loads(row.rcpt_to), row.raw, row.created_at)
@@ -200,6 +201,7 @@ class Delivery:
         if not outcomes:
             return
         now = self.clock()
+        self.db.yield_to_urgent()
         with self.db.write() as session:
             sent = [o.outbox_id for o in outcomes if not o.temporary and not o.permanent]
             outbox_rows.mark_sent(session, sent, now)

@@ -109,15 +109,17 @@ class Processor:
         work.reverse()
         processed = queued = 0
         while work:  # short transactions: on SQLite the listener waits for the lock to say 250
+            self.db.yield_to_urgent()
             with self.db.write() as session:
                 deadline = time.monotonic() + TRANSACTION_SECONDS
-                while work and time.monotonic() < deadline:
+                while work:
                     item = work.pop()
                     row = repo.lock_pending_inbound(session, item.inbound_id)
-                    if row is None:
-                        continue  # another processor took it
-                    processed += 1
-                    queued += self._apply_one(session, row, item)
+                    if row is not None:  # else another processor took it
+                        processed += 1
+                        queued += self._apply_one(session, row, item)
+                    if time.monotonic() >= deadline or self.db.urgent_waiting():
+                        break
         return processed, queued
 
     def _parse(self, inbound_id: int, raw: bytes, message_id: str) -> _Work:

@@ -12,6 +12,7 @@ import collections
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -96,11 +97,14 @@ class Database:
         SQLModel.metadata.drop_all(self.writer, tables=[t.__table__ for t in tables.ALL_TABLES])
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A write transaction, committed on success; DB trouble becomes StoreUnavailable."""
+    def write(self, urgent: bool = False) -> Iterator[Session]:
+        """A write transaction, committed on success; DB trouble becomes StoreUnavailable.
+
+        An `urgent` writer (the intake, while SMTP clients wait for their 250) goes first on
+        SQLite: the others end their transactions early and hold back while one waits."""
         with (
             _unavailable_on_outage(),
-            self._writer_turn(),
+            self._writer_turn(urgent),
             Session(self.writer, expire_on_commit=False, info=self._info()) as session,
             session.begin(),
         ):
@@ -121,12 +125,21 @@ class Database:
                 connection.close()
 
     @contextmanager
-    def _writer_turn(self) -> Iterator[None]:
+    def _writer_turn(self, urgent: bool = False) -> Iterator[None]:
         if self._turn is None:
             yield
             return
-        with self._turn.taken():
+        with self._turn.taken(urgent):
             yield
+
+    def urgent_waiting(self) -> bool:
+        """Whether an urgent writer waits for the write lock (a long transaction should end)."""
+        return self._turn is not None and self._turn.urgent_waiting()
+
+    def yield_to_urgent(self, limit: float = 0.05) -> None:
+        """Hold back a non-urgent transaction while an urgent writer waits (up to `limit` s)."""
+        if self._turn is not None:
+            self._turn.yield_to_urgent(limit)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -174,6 +187,9 @@ def _make_parent(url: str) -> str | None:
     return path
 
 
+_LOCK_FILES = {"writer-lock": "writer-lock", "urgent-waiting": "urgent", "urgent-probe": "urgent"}
+
+
 class WriterTurn:
     """Writers of one SQLite file take turns here rather than in SQLite's busy handler.
 
@@ -181,63 +197,118 @@ class WriterTurn:
     missed the lock waits far longer than the transaction ahead of it, and an SMTP client waits
     for its 250 with it. Here threads of one process queue in order and the next one is handed
     the turn at once; processes sharing the file (listener and processor run apart) queue on a
-    file lock, which the kernel hands on as soon as it is released (or its holder dies).
+    file lock, which the kernel hands on as soon as it is released (or its holder dies). An
+    urgent writer goes to the head of the queue and, while it waits, holds a shared lock on a
+    second file, so that writers in other processes can see it and step aside.
     """
 
     def __init__(self, database_path: str | None, timeout: float):
         self._queue = _FifoLock()
-        self._path = f"{database_path}-writer-lock" if database_path else None
+        self._path = database_path
         self._timeout = timeout
-        self._fd: int | None = None
+        self._fds: dict[str, int] = {}
         self._pid = 0
+        self._files_mutex = threading.Lock()
+        self._urgent_mutex = threading.Lock()
+        self._urgent_waiters = 0
 
     @contextmanager
-    def taken(self) -> Iterator[None]:
-        if not self._queue.acquire(self._timeout):
+    def taken(self, urgent: bool = False) -> Iterator[None]:
+        if urgent:
+            self._announce(+1)
+        try:
+            fd = self._take(urgent)
+        finally:
+            if urgent:
+                self._announce(-1)
+        try:
+            yield
+        finally:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            self._queue.release()
+
+    def _take(self, urgent: bool) -> int | None:
+        if not self._queue.acquire(self._timeout, urgent):
             raise StoreUnavailable("database is locked: other writers held it too long")
         try:
-            fd = self._file()
+            fd = self._file("writer-lock")
             if fd is not None:
                 # Blocking without a timeout: the holder is one of our transactions, which
                 # SQLite's own busy timeout already bounds.
                 fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                if fd is not None:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
+            return fd
+        except BaseException:
             self._queue.release()
+            raise
 
-    def _file(self) -> int | None:
-        if self._path is not None and (self._fd is None or self._pid != os.getpid()):
-            # A forked child opens its own: a shared open file would share the lock too.
-            self._fd, self._pid = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
-        return self._fd
+    def _announce(self, change: int) -> None:
+        with self._urgent_mutex:
+            self._urgent_waiters += change
+            fd = self._file("urgent-waiting")
+            if fd is not None and self._urgent_waiters == (1 if change > 0 else 0):
+                fcntl.flock(fd, fcntl.LOCK_SH if change > 0 else fcntl.LOCK_UN)
+
+    def urgent_waiting(self) -> bool:
+        if self._urgent_waiters:
+            return True
+        fd = self._file("urgent-probe")
+        if fd is None:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+
+    def yield_to_urgent(self, limit: float) -> None:
+        deadline = time.monotonic() + limit
+        while self.urgent_waiting() and time.monotonic() < deadline:
+            time.sleep(0.0002)
+
+    def _file(self, purpose: str) -> int | None:
+        """Our descriptor for this purpose (None in memory): the writer lock, or the urgent
+        file, opened twice so that announcing and probing are separate locks."""
+        if self._path is None:
+            return None
+        with self._files_mutex:
+            if self._pid != os.getpid():  # a forked child opens its own: shared ones share locks
+                self._fds, self._pid = {}, os.getpid()
+            if not self._fds:
+                for name, suffix in _LOCK_FILES.items():
+                    path = f"{self._path}-{suffix}"
+                    self._fds[name] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            return self._fds[purpose]
 
     def close(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            os.close(self._fd)
-        self._fd = None
+        if self._pid == os.getpid():
+            for fd in self._fds.values():
+                os.close(fd)
+        self._fds = {}
 
 
 class _FifoLock:
-    """A lock handed to its waiters in arrival order: a thread that releases it and asks again
-    at once (the processor between two transactions) cannot overtake one already waiting."""
+    """A lock handed to its waiters in arrival order (urgent ones first): a thread that releases
+    it and asks again at once (the processor between two transactions) cannot overtake one
+    already waiting."""
 
     def __init__(self):
         self._mutex = threading.Lock()
         self._waiters: collections.deque[threading.Lock] = collections.deque()
         self._held = False
 
-    def acquire(self, timeout: float) -> bool:
+    def acquire(self, timeout: float, urgent: bool = False) -> bool:
         with self._mutex:
             if not self._held:
                 self._held = True
                 return True
             baton = threading.Lock()
             baton.acquire()
-            self._waiters.append(baton)
+            if urgent:
+                self._waiters.appendleft(baton)
+            else:
+                self._waiters.append(baton)
         if baton.acquire(timeout=timeout):
             return True
         with self._mutex:
