@@ -212,7 +212,7 @@ class Processor:
                 sender=sender,
                 keys=keys,
                 candidates=candidates,
-                history=self._history(session, sender.email, now),
+                history=self._history(session, sender, now),
                 policy=self.settings.policy,
                 now=now,
                 recipients_complaints=self.settings.complaints_address.lower()
@@ -258,11 +258,13 @@ class Processor:
             return Sender(SenderKind.CONTACT, author.email, contact=contact)
         return Sender(SenderKind.STRANGER, author.email)
 
-    def _history(self, session, email: str, now: datetime) -> AutoMailHistory:
-        if not email:
+    def _history(self, session, sender: Sender, now: datetime) -> AutoMailHistory:
+        if not sender.email:
             return AutoMailHistory()
-        hour, day = repo.auto_mail_counts(session, email, now)
-        last = repo.last_event_at(session, "stranger-notice", email)
+        hour, day = repo.auto_mail_counts(session, sender.email, now)
+        last = None
+        if sender.kind is not SenderKind.CONTACT:  # only a stranger's notice looks at its last
+            last = repo.last_event_at(session, "stranger-notice", sender.email)
         return AutoMailHistory(last_hour=hour, last_day=day, last_stranger_notice=last)
 
     def _store_message(self, session, row, mail, ticket_id, author_id, flags, now, verdict):

@@ -263,17 +263,17 @@ def last_event_at(session: Session, kind: str, actor: str) -> datetime | None:
 
 
 def auto_mail_counts(session: Session, address: str, now: datetime) -> tuple[int, int]:
-    """Automatic mails queued to `address` in the last hour and the last day."""
-
-    def since(delta: timedelta) -> int:
-        query = select(func.count(Outbox.id)).where(
-            Outbox.recipient_key == address.lower(),
-            col(Outbox.automatic).is_(True),
-            Outbox.created_at > now - delta,
-        )
-        return session.exec(query).one()
-
-    return since(timedelta(hours=1)), since(timedelta(days=1))
+    """Automatic mails queued to `address` in the last hour and the last day (one query)."""
+    query = select(
+        func.count(Outbox.id).filter(col(Outbox.created_at) > now - timedelta(hours=1)),
+        func.count(Outbox.id),
+    ).where(
+        Outbox.recipient_key == address.lower(),
+        col(Outbox.automatic).is_(True),
+        Outbox.created_at > now - timedelta(days=1),
+    )
+    hour, day = session.exec(query).one()
+    return hour, day
 
 
 def list_tickets(session: Session, status: str | None, limit: int) -> list[tuple[Ticket, str]]:
