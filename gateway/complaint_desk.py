@@ -57,7 +57,7 @@ class ComplaintDesk:
         session.add(Complaint(ticket_id=ticket.id, opened_at=now, escalated_at=now,
                               manager_id=manager.id if manager else None))  # fmt: skip
         requester = repo.contact_by_id(session, ticket.requester_id)
-        if requester is not None:
+        if requester is not None and getattr(requester, "erased_at", None) is None:
             self.mail.complaint_confirmation(session, ticket, requester, manager, now)
         if manager is not None:
             hours = self._hours()

@@ -140,7 +140,7 @@ def satisfaction(db: Database, now: datetime, ctx: JobContext) -> int:
 
 
 def _ask(session, ticket: Ticket, now: datetime, ctx: JobContext) -> bool:
-    contact = repo.contact_by_id(session, ticket.requester_id)
+    contact = _reachable(repo.contact_by_id(session, ticket.requester_id))
     reply = timed.last_staff_reply(session, ticket.id)
     if contact is None or reply is None:
         return False
@@ -169,7 +169,7 @@ def pending(db: Database, now: datetime, ctx: JobContext) -> int:
 
 def _remind(session, ticket: Ticket, now: datetime, ctx: JobContext) -> bool:
     since, resolve = ticket.pending_since, ctx.settings.pending_resolve
-    contact = repo.contact_by_id(session, ticket.requester_id)
+    contact = _reachable(repo.contact_by_id(session, ticket.requester_id))
     if ticket.status != "pending" or since is None or contact is None:
         return False
     if resolve is not None and now >= since + resolve:
@@ -236,6 +236,11 @@ def _unanswered_complaint(session, ticket: Ticket) -> bool:
 def _pending_key(action, ticket_id: int, since: datetime) -> str:
     kind = "pending-reminder" if action is _remind else "auto-resolve"
     return f"{kind}:ticket:{ticket_id}:{_stamp(since)}"
+
+
+def _reachable(contact):
+    """The contact, unless erased (no address left to write to)."""
+    return None if contact is None or getattr(contact, "erased_at", None) else contact
 
 
 def _stamp(moment: datetime) -> str:
