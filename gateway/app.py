@@ -16,11 +16,11 @@ from pathlib import Path
 
 from gateway import app_timed, config_timed, intake, jobs
 from gateway.approvals import ApprovalDesk
-from gateway.config import Config
-from gateway.core.model import Policy
-from gateway.core.limits import MailLimits
-from gateway.edges import imap_in, parser_process, smtp_in, smtp_out, web, workers
 from gateway.bounce_desk import BounceDesk
+from gateway.config import Config
+from gateway.core.limits import MailLimits
+from gateway.core.model import Policy
+from gateway.edges import imap_in, parser_process, smtp_in, smtp_out, web, workers
 from gateway.notices import Company, Notices
 from gateway.outbox import Delivery, MailSender, Renderer, RetryPolicy
 from gateway.process import Processor, Settings
