@@ -22,6 +22,7 @@ import jinja2
 
 from gateway import compose
 from gateway.core import bounces
+from gateway.core.quotes import REPLY_MARKER
 from gateway.errors import PermanentFailure, TemporaryFailure
 from gateway.store import mailflow, outbox_rows, repo
 from gateway.store.db import Database
@@ -57,6 +58,8 @@ class Renderer:
             autoescape=True,
             undefined=jinja2.StrictUndefined,
         )
+        for environment in (self._text, self._html):  # mail people answer starts with it
+            environment.globals["reply_marker"] = REPLY_MARKER
 
     def render(self, name: str, language: str, context: dict) -> Rendered:
         lang = language if self._exists(f"mail/{name}.{language}.txt") else self.fallback

@@ -202,3 +202,18 @@ def test_stored_message_keeps_raw_bytes(gateway):
         inbound = session.get(Inbound, stored.inbound_id)
     assert b"exact words" in inbound.raw
     assert re.search(rb"Message-ID: <[0-9a-f]+@customer.example>", inbound.raw)
+
+
+def test_reply_above_our_marker_keeps_only_the_new_text(gateway):
+    add_contact(gateway.db, "alice@customer.example")
+    gateway.send(mail(subject="Backup"))
+    gateway.settle()
+    [confirmation] = gateway.sink.to("alice@customer.example")
+    quoted_without_markers = confirmation.text()  # some clients paste the mail as is
+    reply = reply_to(confirmation, body="It failed again last night.\n\n" + quoted_without_markers)
+    gateway.send(reply)
+    gateway.settle()
+    [ticket] = tickets(gateway.db)
+    latest = messages(gateway.db, ticket.id)[-1]
+    assert latest.new_text == "It failed again last night."
+    assert "We have received your request" in latest.body_text  # the full original is kept
