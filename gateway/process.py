@@ -36,7 +36,7 @@ from gateway.core.model import (
     SenderKind,
     Verdict,
 )
-from gateway.core.quotes import new_text
+from gateway.core.quotes import message_text, new_text
 from gateway.errors import ParseRefused
 from gateway.notices import Notices
 from gateway.sender_auth import Authenticator
@@ -267,7 +267,8 @@ class Processor:
             last = repo.last_event_at(session, "stranger-notice", sender.email)
         return AutoMailHistory(last_hour=hour, last_day=day, last_stranger_notice=last)
 
-    def _store_message(self, session, row, mail, ticket_id, author_id, flags, now, verdict):
+    def _store_message(self, session, row, mail, ticket_id, author_id, flags, now, verdict,
+                       opens_ticket=False):  # fmt: skip
         message_id = mail.message_id
         if repo.message_id_taken(session, message_id):
             message_id = f"<{row.content_digest[:32]}.reused@{self.settings.domain}>"
@@ -283,7 +284,7 @@ class Processor:
             header_message_id=mail.message_id,
             subject=mail.subject,
             body_text=mail.text,
-            new_text=new_text(mail.text, mail.html),
+            new_text=message_text(mail.text, mail.html, mail.subject, opens_ticket=opens_ticket),
             auth_verdict=str(verdict)[:200],
             flags=",".join(flags)[:500],
             created_at=now,
@@ -307,7 +308,7 @@ class Processor:
             sla_due_at=decision.sla_due_at,
         )
         message = self._store_message(session, row, mail, ticket.id, contact.id, flags, now,
-                                      verdict)  # fmt: skip
+                                      verdict, opens_ticket=True)  # fmt: skip
         customer_cc.add_copies(session, ticket, contact, mail, verdict, now)
         repo.add_event(
             session, now, "ticket-opened", ticket_id=ticket.id, actor=contact.email,

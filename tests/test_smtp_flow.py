@@ -217,3 +217,16 @@ def test_reply_above_our_marker_keeps_only_the_new_text(gateway):
     latest = messages(gateway.db, ticket.id)[-1]
     assert latest.new_text == "It failed again last night."
     assert "We have received your request" in latest.body_text  # the full original is kept
+
+
+def test_a_new_request_keeps_its_forwarded_content(gateway):
+    add_contact(gateway.db, "alice@customer.example")
+    body = (
+        "Please look at the error below.\n\n"
+        "-----Original Message-----\nFrom: monitor@customer.example\nSent: Monday\n"
+        "Subject: disk full\n\nDisk /var is 100% full on web1."
+    )
+    gateway.send(mail(subject="FW: disk full", body=body))
+    gateway.settle()
+    [ticket] = tickets(gateway.db)
+    assert "Disk /var is 100% full on web1." in messages(gateway.db, ticket.id)[0].new_text

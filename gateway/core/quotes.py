@@ -34,6 +34,17 @@ class NewText:
     signature_removed: bool = False
 
 
+_FORWARD = re.compile(r"^\s*(fwd?|fw|tr|wg|rv|enc|doorst)\s*:", re.IGNORECASE)
+
+
+def message_text(text: str, html: str, subject: str, *, opens_ticket: bool) -> str:
+    """What a message says: the new text of a reply, but the whole text of a new request or a
+    forward, where the quoted part is the point (Outlook marks forwards like replies)."""
+    if opens_ticket or _FORWARD.match(subject):
+        return text.strip() or new_text(text, html)
+    return new_text(text, html)
+
+
 def new_text(text: str, html: str = "") -> str:
     """The author's own words in a reply given as its text and/or HTML body."""
     return extract(text, html).text
