@@ -13,13 +13,30 @@ import re
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from email.headerregistry import Address
+from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 
 from gateway.core import cards
 from gateway.core.parse import LOOP_HEADER, clean_filename, clean_line
 
-POLICY = email.policy.SMTP.clone(max_line_length=78)
+
+class _HeaderClasses(HeaderRegistry):
+    """The standard registry, but each header class made once: the stock one builds a new
+    class with `type()` for every header of every mail, a good part of composing a mail."""
+
+    def __init__(self):
+        super().__init__()
+        self._made: dict[str, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(name)
+        return made
+
+
+POLICY = email.policy.SMTP.clone(max_line_length=78, header_factory=_HeaderClasses())
 
 
 @dataclass(frozen=True)
