@@ -80,7 +80,7 @@ def key_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def db(db_url, tmp_path) -> Database:
-    database = Database(db_url, busy_timeout_ms=500, vault=Vault(key_file(tmp_path)))
+    database = Database(db_url, busy_timeout_ms=10_000, vault=Vault(key_file(tmp_path)))
     database.create_schema()
     yield database
     database.dispose()
@@ -173,7 +173,9 @@ def sink():
 def make_config(tmp_path: Path, db_url: str, **sections) -> config_module.Config:
     """The default config with a test database, a free port and section overrides."""
     base = config_module.load(None, environ={})
-    changes = {"database": dataclasses.replace(base.database, url=db_url, busy_timeout_ms=500)}
+    # Generous lock wait: a loaded machine must not turn a slow turn into a failed test.
+    # Outage tests that want 451 quickly set their own.
+    changes = {"database": dataclasses.replace(base.database, url=db_url, busy_timeout_ms=10_000)}
     changes["smtp"] = dataclasses.replace(base.smtp, port=free_port())
     changes["outbound"] = dataclasses.replace(base.outbound, maildir=str(tmp_path / "outbox"))
     web_port = free_port()  # the rating page; links in mail point at it

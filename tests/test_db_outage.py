@@ -123,7 +123,7 @@ def outage(db_url):
 @pytest.fixture
 def gw(start_gateway, outage):
     url, _ = outage
-    gateway = start_gateway(database={"url": url})
+    gateway = start_gateway(database={"url": url, "busy_timeout_ms": 500})
     add_contact(gateway.db, ALICE)
     return gateway
 
