@@ -139,9 +139,9 @@ def _parser() -> argparse.ArgumentParser:
     command("clear", _bounces_clear, "resume automatic mail to an address", group).add_argument(
         "address"
     )
+    cli_timed.add_commands(sub, command)
     cli_trust.add_commands(sub, command)
     cli_privacy.add_commands(sub, command)
-    cli_timed.add_commands(sub, command)
     return parser
 
 
@@ -395,6 +395,7 @@ def _replay(gw: Gateway, args) -> int:
             pass
         print("processed; outgoing mail is queued for `gateway serve` to deliver")
     return 0
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -211,9 +211,9 @@ _SECTIONS: dict[str, type] = {
     "limits": LimitsConfig,
     "processing": ProcessingConfig,
     "routing": RoutingConfig,
-    **config_timed.SECTIONS,
     "approvals": ApprovalsConfig,
     "privacy": PrivacyConfig,
+    **config_timed.SECTIONS,
 }
 
 _CHOICES = {

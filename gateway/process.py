@@ -127,7 +127,7 @@ class Processor:
             return _Work(inbound_id, self.parser(raw, message_id), None)
         except ParseRefused as refused:
             log.warning("inbound %s held: %s", inbound_id, refused)
-            return _Work(inbound_id, None, str(refused), refused)
+            return _Work(inbound_id, None, str(refused), refused=refused)
         except Exception as error:
             log.warning("inbound %s could not be parsed: %s", inbound_id, error)
             return _Work(inbound_id, None, f"parse failed: {type(error).__name__}: {error}")

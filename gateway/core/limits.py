@@ -29,8 +29,7 @@ def violation(mail: ParsedMail, limits: MailLimits) -> Violation | None:
     if mail.depth > limits.max_depth:
         return Violation(
             "too-deep",
-            f"its parts are nested {mail.depth} levels deep; we accept at most "
-            f"{limits.max_depth}",
+            f"its parts are nested {mail.depth} levels deep; we accept at most {limits.max_depth}",
         )
     if mail.part_count > limits.max_parts:
         return Violation(

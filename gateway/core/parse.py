@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email.policy
 import email.utils
 import re
 from datetime import UTC, datetime
@@ -52,7 +53,11 @@ def parse(raw: bytes, message_id: str) -> ParsedMail:
     if b"\x00" in raw:
         defects.append("nul-bytes")
         raw = raw.replace(b"\x00", b"")
-    mail = mailparser.parse_from_bytes(raw)
+    try:
+        mail = mailparser.parse_from_bytes(raw)
+    except Exception as error:  # mail-parser has crashed on malformed MIME (found by fuzzing)
+        defects.append(f"mailparser-failed:{type(error).__name__}")
+        mail = _PlainWalk(raw)
     message = mail.message
     removed = border.strip_internal(message) if message is not None else ()
     defects.extend(_defect_names(mail, message))
@@ -93,6 +98,35 @@ def parse(raw: bytes, message_id: str) -> ParsedMail:
         removed_headers=removed,
         **_structure(message),
     )
+
+
+class _PlainWalk:
+    """What `parse` needs from mail-parser, read with the standard library alone: the
+    fallback when mail-parser fails on a damaged message, so nothing is lost."""
+
+    def __init__(self, raw: bytes):
+        self.message = email.message_from_bytes(raw, policy=email.policy.compat32)
+        self.subject = ""
+        self.defects_categories: set[str] = set()
+        self.text_plain, self.text_html, self.attachments = [], [], []
+        for part in self.message.walk():
+            if part.is_multipart():
+                continue
+            payload = part.get_payload(decode=True) or b""
+            charset = part.get_content_charset() or "utf-8"
+            try:
+                text = payload.decode(charset, "replace")
+            except LookupError:
+                text = payload.decode("utf-8", "replace")
+            if part.get_filename() or part.get_content_maintype() not in ("text", ""):
+                self.attachments.append({
+                    "filename": part.get_filename() or "", "binary": False, "payload": "",
+                    "mail_content_type": part.get_content_type(), "data": payload,
+                })  # fmt: skip
+            elif part.get_content_subtype() == "html":
+                self.text_html.append(text)
+            else:
+                self.text_plain.append(text)
 
 
 def _structure(message) -> dict[str, int]:
@@ -146,7 +180,9 @@ def _attachments(items: list[dict], defects: list[str]) -> tuple[ParsedAttachmen
     found = []
     for item in items:
         payload = item.get("payload") or ""
-        if item.get("binary"):
+        if "data" in item:  # already decoded (the standard-library fallback)
+            data = item["data"]
+        elif item.get("binary"):
             data = _base64(payload, defects)
         else:
             data = payload.encode("utf-8", "replace")

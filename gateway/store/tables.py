@@ -240,28 +240,6 @@ class Bouncing(SQLModel, table=True):
     cleared_at: datetime | None = None
 
 
-class Approval(SQLModel, table=True):
-    """A written permission request to a customer, and the proof of its answer."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    ticket_id: int = Field(foreign_key="ticket.id", index=True)
-    question: str = Field(sa_column=Column(Text, nullable=False))  # the exact text asked
-    asked_by_staff_id: int | None = Field(default=None, foreign_key="staff.id")
-    asked_by: str = Field(default="", max_length=320)
-    asked_at: datetime
-    expires_at: datetime
-    token: str = Field(unique=True, max_length=64)  # reply address support+<token>@
-    status: str = Field(default="pending", max_length=10, index=True)  # pending|approved|denied
-    decided_at: datetime | None = None
-    decided_by_contact_id: int | None = Field(default=None, foreign_key="contact.id")
-    decided_by: str = Field(default="", max_length=320)
-    via: str = Field(default="", max_length=10)  # mail | link
-    evidence_message_id: str = Field(default="", max_length=998)  # the answer's Message-ID
-    evidence_verdict: str = Field(default="", max_length=200)  # its authentication verdict
-    evidence_sha256: str = Field(default="", max_length=64)  # of its raw bytes as received
-    evidence_detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON
-
-
 class Complaint(SQLModel, table=True):
     """A ticket taken in as a complaint: who is in charge, how far it was escalated."""
 
@@ -287,6 +265,28 @@ class Rating(SQLModel, table=True):
     source: str = Field(default="web", max_length=10)  # web | mail
     created_at: datetime
     updated_at: datetime = Field(index=True)
+
+
+class Approval(SQLModel, table=True):
+    """A written permission request to a customer, and the proof of its answer."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    question: str = Field(sa_column=Column(Text, nullable=False))  # the exact text asked
+    asked_by_staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    asked_by: str = Field(default="", max_length=320)
+    asked_at: datetime
+    expires_at: datetime
+    token: str = Field(unique=True, max_length=64)  # reply address support+<token>@
+    status: str = Field(default="pending", max_length=10, index=True)  # pending|approved|denied
+    decided_at: datetime | None = None
+    decided_by_contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    decided_by: str = Field(default="", max_length=320)
+    via: str = Field(default="", max_length=10)  # mail | link
+    evidence_message_id: str = Field(default="", max_length=998)  # the answer's Message-ID
+    evidence_verdict: str = Field(default="", max_length=200)  # its authentication verdict
+    evidence_sha256: str = Field(default="", max_length=64)  # of its raw bytes as received
+    evidence_detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON
 
 
 ALL_TABLES = [
