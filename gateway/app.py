@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from gateway import app_timed, config_timed, intake, jobs
+from gateway.approval_page import ApprovalPages
 from gateway.approvals import ApprovalDesk
 from gateway.bounce_desk import BounceDesk
 from gateway.config import Config
@@ -311,9 +312,9 @@ class Gateway:
         self.controller.start()
         for poller in self.pollers:
             poller.start()
-        self.web = web.WebServer(
-            {"rate": self.rating_desk}, self.config.web.host, self.config.web.port
-        )
+        pages = {"rate": self.rating_desk, "approval": ApprovalPages(self.db, self.approvals,
+                                                                    self.clock)}  # fmt: skip
+        self.web = web.WebServer(pages, self.config.web.host, self.config.web.port)
         self.web.start()
 
     @property

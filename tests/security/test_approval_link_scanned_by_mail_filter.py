@@ -1,0 +1,51 @@
+"""Attack (or accident): a mail security scanner opens the approval link. A GET of the page
+only shows the question; the answer is recorded by the confirm button's POST alone."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+from trustkit import ALICE, approvals, ask_permission, make_reseller, request_mail
+from trustkit import open_ticket as open_alice_ticket
+
+
+@pytest.fixture
+def desk(verifying):
+    make_reseller(verifying)
+    open_alice_ticket(verifying)
+    ask_permission(verifying)
+    return verifying
+
+
+def page(gw, token: str, method: str = "GET") -> tuple[int, str]:
+    url = f"http://127.0.0.1:{gw.gw.web.port}/approval/{token}"
+    request = urllib.request.Request(url, data=b"" if method == "POST" else None, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_get_shows_post_records(desk):
+    text = request_mail(desk, ALICE).text()
+    token = re.search(r"Approve: \S+/approval/(\S+)", text).group(1)
+    status, html = page(desk, token)
+    assert status == 200 and '<form method="post">' in html
+    assert [a.status for a in approvals(desk)] == ["pending"]  # the GET recorded nothing
+    status, _ = page(desk, token, "POST")
+    assert status == 200
+    assert [a.status for a in approvals(desk)] == ["approved"]
+    assert page(desk, token)[0] == 409  # already answered
+
+
+def test_tampered_link_page_is_refused(desk):
+    text = request_mail(desk, ALICE).text()
+    token = re.search(r"Approve: \S+/approval/(\S+)", text).group(1)
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert page(desk, forged)[0] == 403
+    assert page(desk, forged, "POST")[0] == 403
+    assert [a.status for a in approvals(desk)] == ["pending"]
