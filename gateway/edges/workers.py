@@ -26,6 +26,7 @@ class Worker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._outage = False
+        self._busy = False
 
     def start(self) -> None:
         self._thread.start()
@@ -38,11 +39,20 @@ class Worker:
         self._wake.set()
         self._thread.join(timeout=15)
 
+    @property
+    def busy(self) -> bool:
+        """Whether a step is running now (for callers that wait for the work to finish)."""
+        return self._busy
+
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.interval)
             self._wake.clear()
-            self._drain()
+            self._busy = True
+            try:
+                self._drain()
+            finally:
+                self._busy = False
 
     def _drain(self) -> None:
         while not self._stop.is_set():
