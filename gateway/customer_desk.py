@@ -1,0 +1,147 @@
+"""Customer mail, once decided: open a ticket, add to one, hold it, or refuse it over a limit.
+
+Each method applies one `Decision` inside the caller's transaction: the message and its
+attachments, the events, the confirmation or notice to the customer, and the notification to
+the staff involved (the customer's new text on top, then the history).
+"""
+
+from __future__ import annotations
+
+from gateway import customer_cc
+from gateway.core import limits, senders
+from gateway.core.model import AddToTicket, Envelope, Hold, OpenTicket
+from gateway.core.quotes import message_text
+from gateway.notices import Notices
+from gateway.staff_commands import involved_staff
+from gateway.staff_notices import StaffNotices
+from gateway.store import repo, staffing
+
+
+class CustomerDesk:
+    def __init__(self, notices: Notices, staff_notices: StaffNotices, settings):
+        self.notices, self.staff_notices, self.settings = notices, staff_notices, settings
+
+    def _default_department(self, session) -> int | None:
+        name = self.settings.default_department
+        department = staffing.department_by_name(session, name) if name else None
+        return department.id if department else None
+
+    def _store_message(self, session, row, mail, ticket_id, author_id, flags, now, verdict,
+                       opens_ticket=False):  # fmt: skip
+        message_id = mail.message_id
+        if repo.message_id_taken(session, message_id):
+            message_id = f"<{row.content_digest[:32]}.reused@{self.settings.domain}>"
+        message = repo.add_message(
+            session,
+            ticket_id=ticket_id,
+            inbound_id=row.id,
+            direction="in",
+            visibility="public",
+            author_contact_id=author_id,
+            author_email=mail.sender.email if mail.sender else "",
+            message_id=message_id,
+            header_message_id=mail.message_id,
+            subject=mail.subject,
+            body_text=mail.text,
+            new_text=message_text(mail.text, mail.html, mail.subject, opens_ticket=opens_ticket),
+            auth_verdict=str(verdict)[:200],
+            flags=",".join(flags)[:500],
+            created_at=now,
+        )
+        for item in mail.attachments:
+            repo.add_attachment(session, message.id, item.filename, item.content_type, item.data)
+        return message
+
+    def open(self, session, row, mail, decision: OpenTicket, flags, now, verdict) -> int:
+        contact = decision.contact
+        ticket = repo.create_ticket(
+            session,
+            subject=decision.subject,
+            category=decision.category,
+            requester_id=contact.id,
+            account_id=contact.account_id,
+            language=contact.language,
+            department_id=self._default_department(session),
+            created_at=now,
+            updated_at=now,
+            sla_due_at=decision.sla_due_at,
+        )
+        message = self._store_message(session, row, mail, ticket.id, contact.id, flags, now,
+                                      verdict, opens_ticket=True)  # fmt: skip
+        customer_cc.add_copies(session, ticket, contact, mail, verdict, now)
+        repo.add_event(
+            session, now, "ticket-opened", ticket_id=ticket.id, actor=contact.email,
+            detail={"category": decision.category, "inbound_id": row.id},
+        )  # fmt: skip
+        queued = self._tell_staff(session, ticket, message, "New ticket", "staff-new-ticket", now)
+        if not decision.confirm:
+            repo.add_event(
+                session, now, "confirmation-withheld", ticket_id=ticket.id, actor=contact.email,
+                detail={"reason": decision.withheld_reason},
+            )  # fmt: skip
+            return queued
+        # Unverified mail is not echoed back: a service writing in a customer's name (the
+        # Ticket Trick) must not get its own content mailed back to that customer.
+        echo = verdict.verified or not verdict.checked
+        self.notices.confirmation(session, ticket, contact, mail, now, echo=echo)
+        return queued + 1
+
+    def add(self, session, row, mail, decision: AddToTicket, flags, now, verdict) -> int:
+        ticket = repo.get_ticket(session, decision.ticket.id)
+        if decision.automatic:
+            flags = [*flags, "automatic"]
+        sender = repo.find_contact(session, mail.sender.email)
+        message = self._store_message(session, row, mail, ticket.id, sender.id, flags, now,
+                                      verdict)  # fmt: skip
+        if not decision.automatic:
+            customer_cc.add_copies(session, ticket, sender, mail, verdict, now)
+        kind = "auto-reply-recorded" if decision.automatic else "customer-replied"
+        repo.add_event(
+            session, now, kind, ticket_id=ticket.id, actor=mail.sender.email,
+            detail={"via": decision.via, "inbound_id": row.id},
+        )  # fmt: skip
+        ticket.updated_at = now
+        if decision.reopen or (ticket.status == "pending" and not decision.automatic):
+            repo.add_event(
+                session, now, "ticket-reopened", ticket_id=ticket.id, actor=mail.sender.email,
+                detail={"from": ticket.status},
+            )  # fmt: skip
+            ticket.status, ticket.resolved_at = "open", None
+        session.add(ticket)
+        if decision.automatic:
+            return 0
+        return self._tell_staff(
+            session, ticket, message, "Customer follow-up", "staff-follow-up", now
+        )
+
+    def _tell_staff(self, session, ticket, message, what: str, kind: str, now) -> int:
+        """Notify the staff involved: the customer's new text on top, then the history."""
+        members = involved_staff(session, ticket)
+        author = message.author_email
+        sent = self.staff_notices.notify_staff(
+            session, ticket, members, headline=f"{what} from {author}:",
+            text=message.new_text or message.body_text, internal=False, kind=kind, now=now,
+            skip_message_id=message.id,
+        )  # fmt: skip
+        return len(sent)
+
+    def refuse(self, session, row, sender, mail, too_much: limits.Violation, now) -> int:
+        """Over a limit: held with the reason; a known contact is told in plain words."""
+        repo.add_quarantine(session, row.id, now, too_much.reason, too_much.detail, sender.email)
+        if sender.contact is None or senders.automatic_reason(mail, Envelope(row.mail_from, ())):
+            return 0
+        self.notices.refused(session, sender.contact, mail, too_much.detail, now)
+        return 1
+
+    def hold(self, session, row, mail, decision: Hold, now) -> int:
+        sender = mail.sender.email if mail.sender else ""
+        repo.add_quarantine(session, row.id, now, decision.reason, decision.detail, sender)
+        repo.add_event(
+            session, now, "held", actor=sender,
+            detail={"inbound_id": row.id, "reason": decision.reason},
+        )  # fmt: skip
+        if not decision.notify_stranger:
+            return 0
+        self.notices.stranger(session, sender, now)
+        repo.add_event(session, now, "stranger-notice", actor=sender, detail={"inbound_id": row.id})
+        return 1
