@@ -171,7 +171,7 @@ def run_gateway(args, folder: Path, rng: random.Random) -> tuple[dict, dict, lis
     gateway(config, "init")
     gateway(config, "contacts", "import", str(folder / "contacts.csv"))
     servers = start_gateway(config, args.roles, folder)
-    watcher = Watcher(config, folder / "outbox", lambda: all(s.poll() is None for s in servers))
+    watcher = Watcher(config, lambda: all(s.poll() is None for s in servers))
     try:
         wait_port(port, servers[0])
         seeded = [corpus.new_request(p, SUPPORT, rng) for p in persons[: args.seed_tickets]]
