@@ -12,12 +12,13 @@ import os
 import sys
 from pathlib import Path
 
-from gateway import cli_privacy, cli_timed, cli_trust
+from gateway import cli_mail, cli_privacy, cli_timed, cli_trust
 from gateway import config as config_module
 from gateway.app import ROLES, Gateway, utc_now
+from gateway.cli_output import emit
 from gateway.contacts_import import read_contacts
 from gateway.store import db as store_db
-from gateway.store import directory, outbox_rows, repo
+from gateway.store import directory, repo
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,15 +75,6 @@ def _parser() -> argparse.ArgumentParser:
         "scheduler), to use two cores with one of each; default: all in one process",
     )
     command("schema", _schema, "print the SQL schema generated from the models")
-    p = command("explain", _explain, "show how a message would be handled, changing nothing")
-    p.add_argument("file")
-    p.add_argument("--mail-from", default="", help="envelope sender (default: the From)")
-    p.add_argument("--to", default="", help="envelope recipient (default: support address)")
-    p.add_argument("--json", action="store_true")
-    p = command("replay", _replay, "feed an .eml file, a Maildir or an mbox through intake")
-    p.add_argument("path")
-    p.add_argument("--to", default="", help="envelope recipient (default: support address)")
-    p.add_argument("--process", action="store_true", help="process the messages here too")
 
     group = sub.add_parser("departments", help="departments").add_subparsers()
     command("add", _department_add, "add a department", group).add_argument("name")
@@ -113,52 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("number", type=int)
     p.add_argument("--json", action="store_true")
 
-    group = sub.add_parser("held", help="held (quarantined) mail").add_subparsers()
-    p = command("list", _held_list, "list held mail with the reason", group)
-    p.add_argument("--limit", type=int, default=100)
-    p.add_argument("--json", action="store_true")
-
-    group = sub.add_parser("inbound", help="the inbound spool").add_subparsers()
-    p = command("list", _inbound_list, "list received mail with its status", group)
-    p.add_argument("--status", choices=["pending", "done", "failed"])
-    p.add_argument("--limit", type=int, default=100)
-    p.add_argument("--json", action="store_true")
-    p = command("retry", _inbound_retry, "put failed messages back to pending", group)
-    p.add_argument("ids", nargs="*", type=int)
-
-    group = sub.add_parser("outbox", help="outgoing mail").add_subparsers()
-    p = command("list", _outbox_list, "list outgoing mail with its status", group)
-    p.add_argument("--status", choices=["pending", "sent", "failed"])
-    p.add_argument("--limit", type=int, default=100)
-    p.add_argument("--json", action="store_true")
-
-    group = sub.add_parser("bounces", help="addresses whose mail bounced").add_subparsers()
-    command("list", _bounces_list, "addresses automatic mail is stopped for", group).add_argument(
-        "--json", action="store_true"
-    )
-    command("clear", _bounces_clear, "resume automatic mail to an address", group).add_argument(
-        "address"
-    )
+    cli_mail.add_commands(sub, command)
     cli_timed.add_commands(sub, command)
     cli_trust.add_commands(sub, command)
     cli_privacy.add_commands(sub, command)
     return parser
-
-
-def _emit(args, rows: list[dict], columns: list[str], document=None) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(rows if document is None else document, indent=2, default=str))
-        return
-    if not rows:
-        print("(none)")
-        return
-    table = [
-        [str(row.get(c, "") if row.get(c) is not None else "") for c in columns] for row in rows
-    ]
-    widths = [max(len(c), *(len(r[i][:60]) for r in table)) for i, c in enumerate(columns)]
-    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
-    for row in table:
-        print("  ".join(v[:60].ljust(w) for v, w in zip(row, widths, strict=True)))
 
 
 def _init(gw: Gateway, args) -> int:
@@ -191,7 +142,7 @@ def _department_add(gw: Gateway, args) -> int:
 def _department_list(gw: Gateway, args) -> int:
     with gw.db.read() as session:
         rows = [{"id": d.id, "name": d.name} for d in directory.list_departments(session)]
-    _emit(args, rows, ["id", "name"])
+    emit(args, rows, ["id", "name"])
     return 0
 
 
@@ -225,7 +176,7 @@ def _staff_list(gw: Gateway, args) -> int:
             {"email": s.email, "name": s.name, "role": s.role, "department_id": s.department_id}
             for s in directory.list_staff(session)
         ]
-    _emit(args, rows, ["email", "name", "role", "department_id"])
+    emit(args, rows, ["email", "name", "role", "department_id"])
     return 0
 
 
@@ -270,7 +221,7 @@ def _contacts_list(gw: Gateway, args) -> int:
             for c, account in directory.list_contacts(session)
         ]  # fmt: skip
     cli_privacy.audit(gw, "contacts list", rows=len(rows))
-    _emit(args, rows, ["email", "name", "account", "role", "language"])
+    emit(args, rows, ["email", "name", "account", "role", "language"])
     return 0
 
 
@@ -282,7 +233,7 @@ def _tickets_list(gw: Gateway, args) -> int:
             for t, email in repo.list_tickets(session, args.status, args.limit)
         ]  # fmt: skip
     cli_privacy.audit(gw, "tickets list", rows=len(rows))
-    _emit(args, rows, ["number", "status", "category", "requester", "subject", "created_at"])
+    emit(args, rows, ["number", "status", "category", "requester", "subject", "created_at"])
     return 0
 
 
@@ -299,101 +250,6 @@ def _tickets_show(gw: Gateway, args) -> int:
         print(json.dumps(document, indent=2, default=str, ensure_ascii=False))
     else:
         print_ticket(document, gw.config.company.tag)
-    return 0
-
-
-def _held_list(gw: Gateway, args) -> int:
-    with gw.db.read() as session:
-        rows = [
-            {"id": q.id, "inbound_id": q.inbound_id, "created_at": q.created_at,
-             "sender": q.sender, "reason": q.reason, "detail": q.detail}
-            for q in repo.list_quarantine(session, args.limit)
-        ]  # fmt: skip
-    _emit(args, rows, ["id", "inbound_id", "created_at", "sender", "reason", "detail"])
-    return 0
-
-
-def _inbound_list(gw: Gateway, args) -> int:
-    with gw.db.read() as session:
-        rows = [
-            {"id": r.id, "received_at": r.received_at, "source": r.source,
-             "mail_from": r.mail_from, "message_id": r.message_id, "size": r.size,
-             "status": r.status, "error": r.error}
-            for r in repo.list_inbound(session, args.status, args.limit)
-        ]  # fmt: skip
-    _emit(args, rows, ["id", "received_at", "source", "mail_from", "size", "status", "error"])
-    return 0
-
-
-def _inbound_retry(gw: Gateway, args) -> int:
-    with gw.db.write() as session:
-        count = repo.retry_failed_inbound(session, args.ids)
-    print(f"{count} message(s) put back for processing")
-    return 0
-
-
-def _outbox_list(gw: Gateway, args) -> int:
-    with gw.db.read() as session:
-        rows = [
-            {"id": o.id, "created_at": o.created_at, "kind": o.kind, "ticket": o.ticket_id,
-             "to": ", ".join(json.loads(o.rcpt_to)), "status": o.status,
-             "attempts": o.attempts, "next_attempt_at": o.next_attempt_at,
-             "last_error": o.last_error, "message_id": o.message_id}
-            for o in outbox_rows.list_rows(session, args.status, args.limit)
-        ]  # fmt: skip
-    _emit(args, rows, ["id", "created_at", "kind", "ticket", "to", "status", "attempts"])
-    return 0
-
-
-def _bounces_list(gw: Gateway, args) -> int:
-    from gateway.store import mailflow
-
-    with gw.db.read() as session:
-        rows = [
-            {"address": b.address, "since": b.since, "status": b.status,
-             "diagnostic": b.diagnostic, "outbox_id": b.outbox_id}
-            for b in mailflow.list_bouncing(session)
-        ]  # fmt: skip
-    _emit(args, rows, ["address", "since", "status", "diagnostic"])
-    return 0
-
-
-def _bounces_clear(gw: Gateway, args) -> int:
-    from gateway.store import mailflow
-
-    with gw.db.write() as session:
-        cleared = mailflow.clear_bouncing(session, args.address, utc_now())
-        if cleared:
-            repo.add_event(session, utc_now(), "bounce-cleared", actor=args.address)
-    print(f"{args.address}: {'automatic mail resumed' if cleared else 'was not bouncing'}")
-    return 0 if cleared else 1
-
-
-def _explain(gw: Gateway, args) -> int:
-    from gateway.explain import explain, render
-    from gateway.replay import envelope_sender
-
-    raw = Path(args.file).read_bytes()
-    to = args.to or gw.config.company.support_address
-    report = explain(gw.processor, raw, args.mail_from or envelope_sender(raw), to)
-    if args.json:
-        print(json.dumps(report, indent=2, default=str, ensure_ascii=False))
-    else:
-        print(render(report))
-    return 0
-
-
-def _replay(gw: Gateway, args) -> int:
-    from gateway.replay import replay
-
-    gw.init()
-    to = args.to or gw.config.company.support_address
-    stored, duplicates = replay(gw.db, Path(args.path), to, gw.config.company.domain, utc_now)
-    print(f"{stored} stored, {duplicates} already known")
-    if args.process:
-        while gw.processor.run_once()[0]:
-            pass
-        print("processed; outgoing mail is queued for `gateway serve` to deliver")
     return 0
 
 
