@@ -7,7 +7,7 @@ the staff involved (the customer's new text on top, then the history).
 
 from __future__ import annotations
 
-from gateway import customer_cc
+from gateway import compose, customer_cc
 from gateway.core import limits, senders
 from gateway.core.model import AddToTicket, Envelope, Hold, OpenTicket
 from gateway.core.quotes import message_text
@@ -73,7 +73,8 @@ class CustomerDesk:
             session, now, "ticket-opened", ticket_id=ticket.id, actor=contact.email,
             detail={"category": decision.category, "inbound_id": row.id},
         )  # fmt: skip
-        queued = self._tell_staff(session, ticket, message, "New ticket", "staff-new-ticket", now)
+        queued = self._tell_staff(session, ticket, message, "New ticket", "staff-new-ticket", now,
+                                  mail)  # fmt: skip
         if not decision.confirm:
             repo.add_event(
                 session, now, "confirmation-withheld", ticket_id=ticket.id, actor=contact.email,
@@ -111,17 +112,17 @@ class CustomerDesk:
         if decision.automatic:
             return 0
         return self._tell_staff(
-            session, ticket, message, "Customer follow-up", "staff-follow-up", now
+            session, ticket, message, "Customer follow-up", "staff-follow-up", now, mail
         )
 
-    def _tell_staff(self, session, ticket, message, what: str, kind: str, now) -> int:
+    def _tell_staff(self, session, ticket, message, what: str, kind: str, now, mail) -> int:
         """Notify the staff involved: the customer's new text on top, then the history."""
         members = involved_staff(session, ticket)
         author = message.author_email
         sent = self.staff_notices.notify_staff(
             session, ticket, members, headline=f"{what} from {author}:",
             text=message.new_text or message.body_text, internal=False, kind=kind, now=now,
-            skip_message_id=message.id,
+            skip_message_id=message.id, attachments=_files(mail),
         )  # fmt: skip
         return len(sent)
 
@@ -145,3 +146,10 @@ class CustomerDesk:
         self.notices.stranger(session, sender, now)
         repo.add_event(session, now, "stranger-notice", actor=sender, detail={"inbound_id": row.id})
         return 1
+
+
+def _files(mail) -> tuple[compose.OutgoingAttachment, ...]:
+    """The customer's attachments, carried to staff as they were received."""
+    return tuple(
+        compose.OutgoingAttachment(a.filename, a.content_type, a.data) for a in mail.attachments
+    )

@@ -50,7 +50,8 @@ class StaffNotices:
             message_domain=self.company.domain,
         )
 
-    def _to_staff(self, session, member: Staff, name: str, context: dict, kind, ticket_id, now):
+    def _to_staff(self, session, member: Staff, name: str, context: dict, kind, ticket_id, now,
+                  attachments: tuple[compose.OutgoingAttachment, ...] = ()):  # fmt: skip
         rendered = self.renderer.render(name, self.company.language, context)
         draft = compose.Draft(
             from_name=self.company.name,
@@ -63,6 +64,7 @@ class StaffNotices:
             auto_submitted="auto-generated",
             language=self.company.language,
             loop_domain=self.company.domain,
+            attachments=attachments,
         )
         return Sent(kind, member.email, self._queue(session, draft, kind, ticket_id, now))
 
@@ -114,7 +116,9 @@ class StaffNotices:
         now: datetime,
         skip_message_id: int | None = None,
         full_history: bool = False,
+        attachments: tuple[compose.OutgoingAttachment, ...] = (),
     ) -> list[Sent]:
+        """One mail per staff member; `attachments` are the new message's own files."""
         context = self.ticket_context(session, ticket) | {
             "headline": headline,
             "text": text,
@@ -124,7 +128,9 @@ class StaffNotices:
             ),
         }
         return [
-            self._to_staff(session, member, "staff_notification", context, kind, ticket.id, now)
+            self._to_staff(
+                session, member, "staff_notification", context, kind, ticket.id, now, attachments
+            )  # fmt: skip
             for member in members
         ]
 

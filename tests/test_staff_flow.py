@@ -357,3 +357,23 @@ def test_replayed_staff_mail_runs_once(desk):
             select(Message).where(Message.ticket_id == t.id, Message.author_staff_id.is_not(None))
         ).all()
     assert len(staff_messages) == 1
+
+
+def test_attachments_travel_both_ways(desk):
+    request = mail(subject="Logs", body="Logs attached.")
+    request.add_attachment(b"ERROR disk full\n", maintype="text", subtype="plain",
+                           filename="error.log")  # fmt: skip
+    desk.send(request)
+    desk.settle()
+    notification = last(desk, "agent@support.example")
+    [received] = list(notification.message.iter_attachments())
+    assert received.get_filename() == "error.log"
+    assert received.get_content().replace("\r\n", "\n") == "ERROR disk full\n"
+    reply = staff_mail(notification, "Here is the fixed configuration.")
+    reply.add_attachment(b"%PDF-1.4 fixed", maintype="application", subtype="pdf",
+                         filename="fix.pdf")  # fmt: skip
+    desk.send(reply)
+    desk.settle()
+    relayed = last(desk, "alice@customer.example")
+    [sent] = list(relayed.message.iter_attachments())
+    assert (sent.get_filename(), sent.get_content()) == ("fix.pdf", b"%PDF-1.4 fixed")
