@@ -271,6 +271,7 @@ class Gateway:
         if role != "listener":
             if role == "processor":
                 self.process_worker.interval = SPLIT_POLL_SECONDS
+            self.parser.start()  # spawned now, not when the first mail arrives
             self.process_worker.start()
             self.delivery_worker.start()
             self.jobs_worker.start()

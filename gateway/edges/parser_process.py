@@ -73,6 +73,11 @@ class ParserProcess:
             raise ParseRefused("parse-memory", value)
         raise ValueError(value)
 
+    def start(self) -> None:
+        """Start the child now, so the first message does not wait for it."""
+        with self._lock:
+            self._ensure()
+
     def _ensure(self) -> None:
         if self._process is not None and self._process.is_alive():
             return
