@@ -178,7 +178,7 @@ def run_gateway(args, folder: Path, rng: random.Random) -> tuple[dict, dict, lis
         replay(port, args.clients, write_corpus(seeded, folder / "seed.pickle"))
         if not watcher.wait(len(seeded), len(seeded), args.timeout):
             raise SystemExit(f"the seed tickets were not all confirmed; see the logs in {folder}")
-        confirmations = corpus.read_confirmations(folder / "outbox")
+        confirmations = corpus.read_confirmations(folder / "outbox", watcher.confirmation_ids())
         mails = corpus.build(persons, confirmations, SUPPORT, args.messages, args.replies, rng)
         new = sum(1 for m in mails if m.kind == "new")
         baseline = watcher.counts()

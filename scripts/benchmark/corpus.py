@@ -226,10 +226,12 @@ def reply(person: Person, conf: Confirmation, support: str, style: str, rng) -> 
     return Mail(person.email, (to,), message.as_bytes(policy=WIRE), "reply", shape, charset)
 
 
-def read_confirmations(maildir: Path) -> list[Confirmation]:
+def read_confirmations(maildir: Path, message_ids: set[str]) -> list[Confirmation]:
     found = []
     for path in sorted((maildir / "new").iterdir()):
         message = message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if str(message["Message-ID"]) not in message_ids:
+            continue  # a notice, not a confirmation
         subject = str(message["Subject"])
         match = re.search(r"#(\d+)\]", subject)
         if match is None or not message["Reply-To"]:

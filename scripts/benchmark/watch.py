@@ -39,6 +39,12 @@ class Watcher:
             ).scalar()
         return {"inbound": inbound, "pending": pending or 0, "mails": mails}
 
+    def confirmation_ids(self) -> set[str]:
+        """Message-IDs of the confirmations written (other mail, such as notices, is not)."""
+        query = text("SELECT message_id FROM outbox WHERE kind = 'confirmation'")
+        with self.engine.connect() as connection:
+            return set(connection.execute(query).scalars())
+
     def _done(self, inbound: int, mails: int) -> bool:
         now = self.counts()
         return now["inbound"] >= inbound and not now["pending"] and now["mails"] >= mails
