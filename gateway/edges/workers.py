@@ -41,8 +41,8 @@ class Worker:
 
     @property
     def busy(self) -> bool:
-        """Whether a step is running now (for callers that wait for the work to finish)."""
-        return self._busy
+        """Whether a step is running or about to (for callers that wait for the work to end)."""
+        return self._busy or self._wake.is_set()
 
     def _run(self) -> None:
         while not self._stop.is_set():
