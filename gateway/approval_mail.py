@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gateway import compose, outbox
+from gateway import outbox
 from gateway.core import approvals as rules
 from gateway.core import threads
 from gateway.core.model import ContactInfo
@@ -154,17 +154,13 @@ class ApprovalMail:
             "support_address": company.support_address,
         }
         rendered = self.renderer.render(template, lang, base | context)
-        draft = compose.Draft(
-            from_name=company.name,
-            from_address=company.support_address,
-            to=(compose.Recipient(contact.email, contact.name),),
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
+        draft = company.draft_to(
+            contact.email,
+            contact.name,
+            rendered,
+            lang,
             reply_to=reply_to,
             auto_submitted="auto-generated",
-            language=lang,
-            loop_domain=company.domain,
         )
         return outbox.enqueue(
             session,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from gateway import compose, outbox
+from gateway import outbox
 from gateway.core import card_mail, threads
 from gateway.store import privacy_rows, repo
 
@@ -58,18 +58,13 @@ def _notice(session, notices, message, contact_id: int, now: datetime) -> int:
     tag = threads.subject_tag(company.tag, ticket.id)
     # Nothing the mail said is repeated: the sender may not be who the From line claims.
     rendered = notices.renderer.render("card_notice", lang, {"tag": tag, "company": company.name})
-    draft = compose.Draft(
-        from_name=company.name,
-        from_address=company.support_address,
-        to=(compose.Recipient(contact.email, contact.name),),
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
+    draft = company.draft_to(
+        contact.email,
+        contact.name,
+        rendered,
+        lang,
         reply_to=threads.token_address(company.support_address, ticket.reply_token),
         in_reply_to=message.header_message_id,
-        auto_submitted="auto-replied",
-        language=lang,
-        loop_domain=company.domain,
     )
     queued = outbox.enqueue(
         session, draft, kind="card-notice", ticket_id=ticket.id,

@@ -25,6 +25,35 @@ class Company:
     language: str
     first_response_minutes: int
 
+    def draft_to(
+        self,
+        email: str,
+        name: str,
+        rendered,
+        language: str,
+        *,
+        reply_to: str = "",
+        in_reply_to: str = "",
+        references: tuple[str, ...] = (),
+        auto_submitted: str = "auto-replied",
+    ) -> compose.Draft:
+        """Automatic mail from the support address to one person: the shape every notice
+        shares (loop header, language, Auto-Submitted)."""
+        return compose.Draft(
+            from_name=self.name,
+            from_address=self.support_address,
+            to=(compose.Recipient(email, name),),
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            reply_to=reply_to,
+            in_reply_to=in_reply_to,
+            references=tuple(references),
+            auto_submitted=auto_submitted,
+            language=language,
+            loop_domain=self.domain,
+        )
+
     @property
     def bounce_address(self) -> str:
         return f"bounces@{self.support_address.partition('@')[2]}"
@@ -59,19 +88,14 @@ class Notices:
                 "support_address": company.support_address,
             },
         )
-        draft = compose.Draft(
-            from_name=company.name,
-            from_address=company.support_address,
-            to=(compose.Recipient(contact.email, contact.name),),
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
+        draft = company.draft_to(
+            contact.email,
+            contact.name,
+            rendered,
+            lang,
             reply_to=threads.token_address(company.support_address, ticket.reply_token),
             in_reply_to=mail.message_id,
             references=mail.references,
-            auto_submitted="auto-replied",
-            language=lang,
-            loop_domain=company.domain,
         )
         outbox.enqueue(
             session,
@@ -93,16 +117,8 @@ class Notices:
             {"company": company.name, "support_address": company.support_address,
              "subject": mail.subject, "why": why, "contact_name": contact.name},
         )  # fmt: skip
-        draft = compose.Draft(
-            from_name=company.name,
-            from_address=company.support_address,
-            to=(compose.Recipient(contact.email, contact.name),),
-            subject=rendered.subject,
-            text=rendered.text,
-            in_reply_to=mail.message_id,
-            auto_submitted="auto-replied",
-            language=lang,
-            loop_domain=company.domain,
+        draft = company.draft_to(
+            contact.email, contact.name, rendered, lang, in_reply_to=mail.message_id
         )
         outbox.enqueue(session, draft, kind="refused-notice", ticket_id=None,
                        envelope_from=company.bounce_address, now=now,
@@ -115,17 +131,7 @@ class Notices:
             company.language,
             {"company": company.name, "support_address": company.support_address},
         )
-        draft = compose.Draft(
-            from_name=company.name,
-            from_address=company.support_address,
-            to=(compose.Recipient(address),),
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
-            auto_submitted="auto-replied",
-            language=company.language,
-            loop_domain=company.domain,
-        )
+        draft = company.draft_to(address, "", rendered, company.language)
         outbox.enqueue(
             session,
             draft,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gateway import compose, outbox, rating_links
+from gateway import outbox, rating_links
 from gateway.core import threads
 from gateway.notices import LANGUAGES, Company
 from gateway.store import staffing
@@ -41,18 +41,14 @@ class TimedMail:
         lang = self._language(contact)
         rendered = self.renderer.render(name, lang, context)
         last = staffing.last_customer_message(session, ticket.id)
-        draft = compose.Draft(
-            from_name=self.company.name,
-            from_address=self.company.support_address,
-            to=(compose.Recipient(contact.email, contact.name),),
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
+        draft = self.company.draft_to(
+            contact.email,
+            contact.name,
+            rendered,
+            lang,
             reply_to=threads.token_address(self.company.support_address, ticket.reply_token),
             in_reply_to=last.header_message_id if last else "",
             auto_submitted="auto-generated",
-            language=lang,
-            loop_domain=self.company.domain,
         )
         return outbox.enqueue(
             session, draft, kind=kind, ticket_id=ticket.id,
