@@ -178,3 +178,12 @@ def test_an_accepted_mail_from_a_long_but_valid_sender_is_stored(gateway):
     with gateway.db.read() as session:
         [row] = session.exec(select(Inbound)).all()
     assert row.mail_from == sender
+
+
+def test_the_log_does_not_record_each_smtp_command_with_its_addresses(small, caplog):
+    """aiosmtpd logs every command line at INFO; customers' addresses have no place there."""
+    caplog.set_level("INFO")
+    with small.smtp() as client:
+        client.sendmail(ALICE, [SUPPORT], mail().as_bytes())
+    assert stored(small.db) == 1
+    assert not [r for r in caplog.records if ALICE in r.getMessage()]
