@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -21,9 +22,10 @@ from email.policy import compat32
 from gateway.core.model import Envelope
 from gateway.core.parse import message_ids
 from gateway.store import repo
-from gateway.store.db import Database
+from gateway.store.db import Database, StoreUnavailable
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -146,9 +148,20 @@ class GroupCommitter:
     def _commit(self, batch: list[tuple[RawMail, Future]]) -> None:
         try:
             results = accept(self._db, [mail for mail, _ in batch], self._clock(), self._domain)
-        except Exception as error:  # every waiting session must hear about it (451)
+        except StoreUnavailable as error:  # every waiting session must hear about it (451)
             for _, future in batch:
                 future.set_exception(error)
+            return
+        except Exception as error:
+            if len(batch) == 1:
+                batch[0][1].set_exception(error)
+                return
+            # One mail the database refuses (or a row another listener stored a moment ago)
+            # must not cost its neighbours a 451: each is tried alone, and only it is refused.
+            log.warning("a batch of %d could not be stored (%s); storing each alone",
+                        len(batch), error)  # fmt: skip
+            for item in batch:
+                self._commit([item])
             return
         for (_, future), result in zip(batch, results, strict=True):
             future.set_result(result)
