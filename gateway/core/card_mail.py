@@ -19,6 +19,7 @@ from email.message import EmailMessage
 
 from gateway.core import cards
 from gateway.core.charsets import decode_words
+from gateway.core.inline import clean_content_id
 from gateway.core.model import ParsedAttachment, ParsedMail
 
 REDACTED_HEADER = "X-Gateway-Redacted"
@@ -47,9 +48,11 @@ def redact_mail(mail: ParsedMail) -> CardFinding:
     attachments = []
     for item in mail.attachments:
         name = cards.redact_filename(item.filename)
+        cid = cards.redact(item.content_id)  # the HTML's cid: references are masked alike
         data, data_found, data_codes = _redact_attachment(item, seen or bool(found))
-        found, codes = found + name.found + data_found, codes + data_codes
-        attachments.append(ParsedAttachment(name.text, item.content_type, data))
+        found, codes = found + name.found + cid.found + data_found, codes + data_codes
+        content_id = clean_content_id(cid.text) if cid.found else item.content_id
+        attachments.append(replace(item, filename=name.text, data=data, content_id=content_id))
     if not found and not codes:
         return CardFinding(mail)
     redacted = replace(

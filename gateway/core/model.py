@@ -30,6 +30,8 @@ class ParsedAttachment:
     filename: str
     content_type: str
     data: bytes
+    content_id: str = ""  # cleaned (inline.clean_content_id); "" when absent or unusable
+    inline: bool = False  # Content-Disposition inline, or none given with a Content-ID
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import mailparser
 from gateway.core import border
 from gateway.core.charsets import decode_seven_bit, decode_words
 from gateway.core.htmltext import html_to_text
+from gateway.core.inline import clean_content_id
 from gateway.core.model import Address, AutoSignals, ParsedAttachment, ParsedMail
 
 LOOP_HEADER = "X-Gateway-Loop"
@@ -122,6 +123,8 @@ class _PlainWalk:
                 self.attachments.append({
                     "filename": part.get_filename() or "", "binary": False, "payload": "",
                     "mail_content_type": part.get_content_type(), "data": payload,
+                    "content-id": str(part.get("content-id", "")),
+                    "content-disposition": str(part.get("content-disposition", "")),
                 })  # fmt: skip
             elif part.get_content_subtype() == "html":
                 self.text_html.append(text)
@@ -186,12 +189,18 @@ def _attachments(items: list[dict], defects: list[str]) -> tuple[ParsedAttachmen
             data = _base64(payload, defects)
         else:
             data = payload.encode("utf-8", "replace")
+        content_id = clean_content_id(item.get("content-id") or "")
+        disposition = str(item.get("content-disposition") or "").partition(";")[0]
+        disposition = disposition.strip().lower()
         found.append(
             ParsedAttachment(
                 filename=clean_filename(item.get("filename") or ""),
                 content_type=clean_line(item.get("mail_content_type") or "", 200)
                 or "application/octet-stream",
                 data=data,
+                content_id=content_id,
+                # A part of multipart/related often names no disposition (RFC 2387 3.1).
+                inline=disposition == "inline" or (not disposition and bool(content_id)),
             )
         )
     return tuple(found)

@@ -67,6 +67,18 @@ def extract(text: str, html: str = "") -> NewText:
     return result
 
 
+def is_history_container(tag: str, attrs: dict[str, str]) -> bool:
+    """An element where a mail client puts the quoted history or the signature of a reply."""
+    ident = attrs.get("id", "") or attrs.get("name", "")
+    classes = set(attrs.get("class", "").split())
+    return bool(
+        (tag == "blockquote" and attrs.get("type") == "cite")
+        or _OUTLOOK_IDS.match(ident)
+        or ident in _SIGNATURE_IDS
+        or classes & (_SIGNATURE_CLASSES | {"gmail_quote", "moz-cite-prefix", "yahoo_quoted"})
+    )
+
+
 class _QuoteMarks(HtmlText):
     """Renders mail clients' quote containers so the line rules below can see them."""
 

@@ -41,13 +41,19 @@ def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
-def clean_html(html: str) -> str:
-    """`html` with everything outside the allow-list removed; safe to embed in a page."""
+def clean_html(html: str, *, markers: bool = False) -> str:
+    """`html` with everything outside the allow-list removed; safe to embed in a page.
+
+    `markers` also keeps `class` and `id`, which name mail clients' quote containers, for a
+    reader that cuts the history away and drops them before anything is shown (inline.py)."""
+    attributes = _ATTRIBUTES
+    if markers:
+        attributes = _ATTRIBUTES | {"*": _ATTRIBUTES["*"] | {"class", "id"}}
     return nh3.clean(
         html,
         tags=_TAGS,
         clean_content_tags=_DROP_WITH_CONTENT,
-        attributes=_ATTRIBUTES,
+        attributes=attributes,
         attribute_filter=_attribute_filter,
         url_schemes={"http", "https", "mailto", "tel", "cid"},
         link_rel="noopener noreferrer nofollow",
