@@ -307,6 +307,8 @@ CREATE TABLE attachment (
 	row_key VARCHAR(16) NOT NULL, 
 	content_type VARCHAR(200) NOT NULL, 
 	size INTEGER NOT NULL, 
+	content_id BYTEA NOT NULL, 
+	inline BOOLEAN NOT NULL, 
 	PRIMARY KEY (id), 
 	FOREIGN KEY(message_id) REFERENCES message (id), 
 	FOREIGN KEY(blob_id) REFERENCES blob (id)

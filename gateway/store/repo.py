@@ -195,7 +195,14 @@ def add_message(session: Session, **fields) -> Message:
 
 
 def add_attachment(
-    session: Session, message_id: int, filename: str, content_type: str, data: bytes
+    session: Session,
+    message_id: int,
+    filename: str,
+    content_type: str,
+    data: bytes,
+    *,
+    content_id: str = "",
+    inline: bool = False,
 ) -> None:
     conn, vault = session.connection(), sealing.vault_of(session)
     key_id = sealing.owner_key(
@@ -212,6 +219,8 @@ def add_attachment(
             filename=filename,
             content_type=content_type,
             size=len(data),
+            content_id=content_id,
+            inline=inline,
         )
     )
 

@@ -38,7 +38,7 @@ SEALED: dict[type, tuple[str, ...]] = {
     Contact: ("email", "name"),
     Ticket: ("subject",),
     Message: ("subject", "body_text", "new_text", "author_email"),
-    Attachment: ("filename",),
+    Attachment: ("filename", "content_id"),
     Blob: ("data",),
     Inbound: ("raw",),
     Outbox: ("raw",),

@@ -174,6 +174,8 @@ class Attachment(SQLModel, table=True):
     row_key: str = Field(default_factory=new_row_key, max_length=16)
     content_type: str = Field(default="application/octet-stream", max_length=200)
     size: int
+    content_id: str = _sealed()  # cleaned Content-ID, "" when none (it may name the file)
+    inline: bool = False  # sent inline (Content-Disposition, or a Content-ID with none)
 
 
 class Outbox(SQLModel, table=True):
