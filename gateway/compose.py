@@ -17,6 +17,7 @@ from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 
 from gateway.core import cards
+from gateway.core.inline import clean_content_id
 from gateway.core.parse import LOOP_HEADER, clean_filename, clean_line
 
 
@@ -50,6 +51,8 @@ class OutgoingAttachment:
     filename: str
     content_type: str
     data: bytes
+    content_id: str = ""
+    inline: bool = False  # shown in the HTML part (which names it by `cid:`), not attached
 
 
 @dataclass(frozen=True)
@@ -136,9 +139,13 @@ def build(draft: Draft, message_id: str, date: datetime) -> bytes:
     if draft.loop_domain:
         message[LOOP_HEADER] = draft.loop_domain
     message.set_content(draft.text, subtype="plain", charset="utf-8")
+    inline = [a for a in draft.attachments if a.inline and clean_content_id(a.content_id)]
     if draft.html:
         message.add_alternative(draft.html, subtype="html", charset="utf-8")
+        _relate(message.get_payload()[-1], inline)
     for item in draft.attachments:
+        if draft.html and any(item is shown for shown in inline):
+            continue
         maintype, _, subtype = item.content_type.partition("/")
         message.add_attachment(
             item.data,
@@ -149,3 +156,20 @@ def build(draft: Draft, message_id: str, date: datetime) -> bytes:
     if draft.language:  # after set_content, which resets Content-* headers
         message["Content-Language"] = draft.language
     return message.as_bytes(policy=POLICY)
+
+
+def _relate(html_part: EmailMessage, images: list[OutgoingAttachment]) -> None:
+    """The HTML part becomes multipart/related(html, images...) so `cid:` finds each image
+    (RFC 2387; `type` names the root, which some clients need)."""
+    for item in images:
+        maintype, _, subtype = item.content_type.partition("/")
+        html_part.add_related(
+            item.data,
+            maintype=maintype,
+            subtype=subtype,
+            cid=f"<{clean_content_id(item.content_id)}>",
+            disposition="inline",
+            filename=header_text(clean_filename(item.filename), 255),
+        )
+    if images:
+        html_part.set_param("type", "text/html")
