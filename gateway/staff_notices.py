@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway import compose, outbox, rating_links
+from gateway import compose, inline_relay, outbox, rating_links
 from gateway.core import threads
 from gateway.notices import Company
 from gateway.store import repo, staffing
@@ -51,7 +51,8 @@ class StaffNotices:
         )
 
     def _to_staff(self, session, member: Staff, name: str, context: dict, kind, ticket_id, now,
-                  attachments: tuple[compose.OutgoingAttachment, ...] = ()):  # fmt: skip
+                  attachments: tuple[compose.OutgoingAttachment, ...] = (),
+                  html: str = ""):  # fmt: skip
         rendered = self.renderer.render(name, self.company.language, context)
         draft = compose.Draft(
             from_name=self.company.name,
@@ -59,7 +60,7 @@ class StaffNotices:
             to=(compose.Recipient(member.email, member.name),),
             subject=rendered.subject,
             text=rendered.text,
-            html=rendered.html,
+            html=html or rendered.html,
             reply_to=self.company.support_address,
             auto_submitted="auto-generated",
             language=self.company.language,
@@ -117,8 +118,10 @@ class StaffNotices:
         skip_message_id: int | None = None,
         full_history: bool = False,
         attachments: tuple[compose.OutgoingAttachment, ...] = (),
+        html: str = "",
     ) -> list[Sent]:
-        """One mail per staff member; `attachments` are the new message's own files."""
+        """One mail per staff member; `attachments` are the new message's own files and
+        `html` its HTML body, shown sanitised beside the text with its inline images."""
         context = self.ticket_context(session, ticket) | {
             "headline": headline,
             "text": text,
@@ -127,12 +130,25 @@ class StaffNotices:
                 session, ticket, None if full_history else HISTORY_ENTRIES, skip_message_id
             ),
         }
+        page, files = self._notification_html(context, html, attachments)
+        name = "staff_notification"
         return [
-            self._to_staff(
-                session, member, "staff_notification", context, kind, ticket.id, now, attachments
-            )  # fmt: skip
+            self._to_staff(session, member, name, context, kind, ticket.id, now, files, page)
             for member in members
         ]
+
+    def _notification_html(self, context: dict, html: str, attachments) -> tuple[str, tuple]:
+        """The HTML alternative: the message's new part (its whole HTML when that cannot be
+        told apart; staff may see all of it) with its images, then the ticket as in the text."""
+        shown = inline_relay.shown(html, attachments, context["text"]) or inline_relay.shown(
+            html, attachments
+        )
+        if shown is None:
+            return "", inline_relay.plain_files(attachments)
+        page = self.renderer.fragment(
+            "staff_notification_html", self.company.language, context | {"message": shown.html}
+        )
+        return page, shown.files
 
     def relay_reply(
         self,
