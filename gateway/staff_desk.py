@@ -12,8 +12,9 @@ import html as html_module
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway import compose, staff_commands
+from gateway import inline_relay, staff_commands
 from gateway.core import commands, senders, trust
+from gateway.core.htmltext import html_to_text
 from gateway.core.model import Envelope, ParsedMail, StaffInfo, ThreadKeys, Verdict
 from gateway.core.quotes import new_text
 from gateway.staff_notices import Sent, StaffNotices
@@ -127,9 +128,12 @@ class StaffDesk:
             created_at=now,
         )
         for item in mail.attachments:
-            repo.add_attachment(session, message.id, item.filename, item.content_type, item.data)
+            repo.add_attachment(session, message.id, item.filename, item.content_type, item.data,
+                                content_id=item.content_id, inline=item.inline)  # fmt: skip
         ticket.updated_at = now
-        if not internal and _quotes_internal_note(session, ticket.id, body):
+        html, attachments = ("", ()) if internal else _relayed_html(mail, body)
+        # the HTML relayed is checked too: it says no more than `body`, but guards do not assume
+        if not internal and _quotes_internal_note(session, ticket.id, body + html_to_text(html)):
             internal = outcome.withheld = True
             message.visibility, message.direction = "internal", "in"
             outcome.recorded.append(
@@ -145,13 +149,9 @@ class StaffDesk:
             )  # fmt: skip
             repo.add_event(session, now, "note-added", ticket_id=ticket.id, actor=staff.email)
             return
-        attachments = tuple(
-            compose.OutgoingAttachment(a.filename, a.content_type, a.data) for a in mail.attachments
-        )
         outcome.sent += self.notices.relay_reply(
-            session, ticket, staff, body, _html_from_text(body), attachments, now,
-            reply_id=message.id,
-        )  # fmt: skip
+            session, ticket, staff, body, html, attachments, now, reply_id=message.id
+        )
         outcome.recorded.append("public reply relayed to the customer")
         outcome.customer_told = True
         if ticket.first_response_at is None:
@@ -246,12 +246,28 @@ def _unique_message_id(session, mail: ParsedMail, row: Inbound) -> str:
     return mail.message_id
 
 
+def _relayed_html(mail: ParsedMail, body: str) -> tuple[str, tuple]:
+    """The customer's HTML part and the files: the staff member's own HTML when it places
+    inline images (cut to the new text `body`, so no quoted history survives), else HTML
+    built from `body` with every file attached."""
+    files = inline_relay.files(mail.attachments)
+    shown = inline_relay.shown(mail.html, files, body)
+    if shown is not None and shown.images:
+        return _page(shown.html), shown.files
+    return _html_from_text(body), inline_relay.plain_files(files)
+
+
 def _html_from_text(text: str) -> str:
     """The customer's HTML part, built from the cleaned text (so no quoted history survives)."""
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
-    body = "".join(
-        "<p>" + html_module.escape(p).replace("\n", "<br>\n") + "</p>\n" for p in paragraphs
+    return _page(
+        "".join(
+            "<p>" + html_module.escape(p).replace("\n", "<br>\n") + "</p>\n" for p in paragraphs
+        )
     )
+
+
+def _page(body: str) -> str:
     return f'<!DOCTYPE html>\n<html><body style="font-family: sans-serif">\n{body}</body></html>\n'
 
 
