@@ -7,7 +7,7 @@ the staff involved (the customer's new text on top, then the history).
 
 from __future__ import annotations
 
-from gateway import compose, customer_cc
+from gateway import compose, customer_cc, inline_relay
 from gateway.core import limits, senders
 from gateway.core.model import AddToTicket, Envelope, Hold, OpenTicket
 from gateway.core.quotes import message_text
@@ -49,7 +49,8 @@ class CustomerDesk:
             created_at=now,
         )
         for item in mail.attachments:
-            repo.add_attachment(session, message.id, item.filename, item.content_type, item.data)
+            repo.add_attachment(session, message.id, item.filename, item.content_type, item.data,
+                                content_id=item.content_id, inline=item.inline)  # fmt: skip
         return message
 
     def open(self, session, row, mail, decision: OpenTicket, flags, now, verdict) -> int:
@@ -122,7 +123,7 @@ class CustomerDesk:
         sent = self.staff_notices.notify_staff(
             session, ticket, members, headline=f"{what} from {author}:",
             text=message.new_text or message.body_text, internal=False, kind=kind, now=now,
-            skip_message_id=message.id, attachments=_files(mail),
+            skip_message_id=message.id, attachments=_files(mail), html=mail.html,
         )  # fmt: skip
         return len(sent)
 
@@ -149,7 +150,5 @@ class CustomerDesk:
 
 
 def _files(mail) -> tuple[compose.OutgoingAttachment, ...]:
-    """The customer's attachments, carried to staff as they were received."""
-    return tuple(
-        compose.OutgoingAttachment(a.filename, a.content_type, a.data) for a in mail.attachments
-    )
+    """The customer's attachments, carried to staff as they were received (inline ones too)."""
+    return inline_relay.files(mail.attachments)

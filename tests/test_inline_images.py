@@ -95,11 +95,6 @@ def desk(start_gateway):
 # Customer to staff --------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="customer_desk.py does not yet pass the mail's HTML and Content-IDs on "
-    "(notify_staff(html=...), inline_relay.files, add_attachment(content_id=, inline=))",
-)
 def test_customer_inline_image_reaches_staff_in_its_place(desk):
     desk.send(customer_mail_with_screenshot())
     desk.settle()
