@@ -16,9 +16,11 @@ from datetime import UTC, datetime
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 
+from gateway import mime_writer
 from gateway.core import cards
 from gateway.core.inline import clean_content_id
-from gateway.core.parse import LOOP_HEADER, clean_filename, clean_line
+from gateway.core.parse import LOOP_HEADER, clean_filename
+from gateway.mime_writer import header_text
 
 
 class _HeaderClasses(HeaderRegistry):
@@ -78,16 +80,6 @@ def new_message_id(domain: str) -> str:
     return f"<{secrets.token_hex(16)}@{domain}>"
 
 
-def header_text(value: str, limit: int) -> str:
-    """One line of text for a header, with literal encoded-word openers broken up.
-
-    CPython before the CVE-2024-6923 fix decodes "=?...?=" found in plain header text while
-    folding, so a decoded subject like "=?x?q?hi=0ABcc:_victim?=" came out as a Bcc header
-    (found by `scripts/fuzz`). A space after "=" keeps the text readable and inert.
-    """
-    return clean_line(value, limit).replace("=?", "= ?")
-
-
 def _address(email_address: str, name: str = "") -> Address:
     local, _, domain = email_address.partition("@")
     return Address(display_name=header_text(name, 200), username=local, domain=domain)
@@ -116,6 +108,14 @@ def without_cards(draft: Draft) -> Draft:
 
 
 def build(draft: Draft, message_id: str, date: datetime) -> bytes:
+    """The mail as it goes on the wire; the common kind by the quick writer, the rest (and
+    anything it is unsure of) by the standard library."""
+    date_text = email.utils.format_datetime(date.astimezone(UTC))
+    quick = mime_writer.write(draft, message_id, date_text, LOOP_HEADER)
+    return quick if quick is not None else build_with_email_package(draft, message_id, date)
+
+
+def build_with_email_package(draft: Draft, message_id: str, date: datetime) -> bytes:
     message = EmailMessage(policy=POLICY)
     message["From"] = _address(draft.from_address, draft.from_name)
     message["To"] = [_address(r.email, r.name) for r in draft.to]
