@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     except store_db.StoreUnavailable as error:
         print(f"gateway: database unavailable: {error}", file=sys.stderr)
         return 1
+    except store_db.UpgradeRefused as error:
+        print(f"gateway: cannot upgrade the database: {error}", file=sys.stderr)
+        return 1
     finally:
         gateway.db.dispose()
 

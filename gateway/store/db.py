@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import fcntl
+import logging
 import os
 import threading
 import time
@@ -23,10 +24,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import Session, SQLModel, create_engine
 
-from gateway.store import sealing, tables  # noqa: F401 (sealing: registers the ORM hooks)
+from gateway.store import sealing, tables, upgrade  # noqa: F401 (sealing: registers ORM hooks)
+from gateway.store.upgrade import UpgradeRefused
 from gateway.store.vault import Vault
 
-__all__ = ["Database", "StoreUnavailable", "schema_sql"]
+__all__ = ["Database", "StoreUnavailable", "UpgradeRefused", "schema_sql"]
+log = logging.getLogger(__name__)
 
 
 class StoreUnavailable(Exception):
@@ -84,11 +87,15 @@ class Database:
         return engine
 
     def create_schema(self) -> None:
-        """Create missing tables, then the key file and data keys of a new database."""
-        SQLModel.metadata.create_all(self.writer, tables=[t.__table__ for t in tables.ALL_TABLES])
-        if self.vault is not None:
-            with self.write() as session:
+        """Create missing tables and add the columns and indexes an older database lacks
+        (store/upgrade.py), then the key file and data keys of a new database; one transaction.
+        Raises UpgradeRefused, changing nothing, when adding is not enough."""
+        with self.write() as session:
+            added = upgrade.upgrade(session)
+            if self.vault is not None:
                 self.vault.prepare(session.connection())
+        for name in added:
+            log.info("database upgraded: added %s", name)
 
     def _info(self) -> dict:
         return {"vault": self.vault}
