@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 ROLES = ("all", "listener", "processor")
+# `gateway serve` by default: the listener here and the processor as a child process.
+SPLIT = "split"
 # A processor running apart from the listener cannot be woken by its commits (they share only
 # the database), so it looks for pending mail this often instead.
 SPLIT_POLL_SECONDS = 0.1
@@ -219,8 +221,9 @@ class Gateway:
         sweep = config.processing.sweep_seconds
         self.delivery_worker = workers.Worker("delivery", self.delivery.run_once, sweep)
         self.process_worker = workers.Worker("processor", self._process_step, sweep)
+        self.companion = None  # the processor's child process, when serving split
         self.committer = intake.GroupCommitter(
-            self.db, clock, company.domain, on_commit=self.process_worker.wake
+            self.db, clock, company.domain, on_commit=self._accepted
         )
         self.pollers = (
             build_pollers(config, self.db, clock, self.process_worker.wake)
@@ -238,6 +241,12 @@ class Gateway:
         self.scheduler = None
         self.role: str | None = None
         self._stopped = threading.Event()
+
+    def _accepted(self) -> None:
+        """New mail is committed: wake whoever processes it, here or in the child process."""
+        self.process_worker.wake()
+        if self.companion is not None:
+            self.companion.wake()
 
     def _process_step(self) -> int:
         processed, queued = self.processor.run_once()
@@ -341,10 +350,20 @@ class Gateway:
         self.db.dispose()
         self._stopped.set()
 
-    def serve_forever(self, role: str = "all") -> None:
+    def serve_forever(
+        self, role: str = "all", companion=None, woken_by_stdin: bool = False
+    ) -> None:
+        """Serve until SIGINT or SIGTERM. A `companion` (the processor's child process) is
+        woken after each commit; `woken_by_stdin` is the child's side: a byte on stdin wakes
+        the processor, and stdin closing (the listener stopped or died) stops it."""
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: self._stopped.set())
         self.start(role)
+        if companion is not None:
+            self.companion = companion
+            companion.start()
+        if woken_by_stdin:
+            threading.Thread(target=self._woken_by_stdin, name="wake-pipe", daemon=True).start()
         if role == "processor":
             log.info("processing and delivering; outbound mode %s", self.config.outbound.mode)
         else:
@@ -356,3 +375,12 @@ class Gateway:
             )
         self._stopped.wait()
         self.stop()
+        if companion is not None:
+            companion.stop()
+
+    def _woken_by_stdin(self) -> None:
+        import os
+
+        while os.read(0, 4096):
+            self.process_worker.wake()
+        self._stopped.set()

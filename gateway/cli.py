@@ -14,9 +14,10 @@ from pathlib import Path
 
 from gateway import cli_mail, cli_privacy, cli_timed, cli_trust
 from gateway import config as config_module
-from gateway.app import ROLES, Gateway, utc_now
+from gateway.app import ROLES, SPLIT, Gateway, utc_now
 from gateway.cli_output import emit
 from gateway.contacts_import import read_contacts
+from gateway.edges import processor_child
 from gateway.store import db as store_db
 from gateway.store import directory, repo
 
@@ -72,11 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     serve = command("serve", _serve, "run the SMTP listener, processor, delivery and scheduler")
     serve.add_argument(
         "--role",
-        choices=ROLES,
-        default="all",
-        help="run only the listener (SMTP, IMAP) or only the processor (processing, delivery, "
-        "scheduler), to use two cores with one of each; default: all in one process",
+        choices=(SPLIT, *ROLES),
+        default=SPLIT,
+        help="split (default): the listener (SMTP, IMAP, web) in this process and the "
+        "processor (processing, delivery, scheduler) in a child process, one core each; "
+        "all: everything in one process; listener or processor: one half only",
     )
+    serve.add_argument("--woken-by-stdin", action="store_true", help=argparse.SUPPRESS)
     command("schema", _schema, "print the SQL schema generated from the models")
 
     group = sub.add_parser("departments", help="departments").add_subparsers()
@@ -123,8 +126,21 @@ def _init(gw: Gateway, args) -> int:
 
 def _serve(gw: Gateway, args) -> int:
     gw.init()
-    gw.serve_forever(args.role)
+    if args.role == SPLIT:
+        child = processor_child.ProcessorChild(_processor_command(args))
+        gw.serve_forever("listener", companion=child)
+    else:
+        gw.serve_forever(args.role, woken_by_stdin=args.woken_by_stdin)
     return 0
+
+
+def _processor_command(args) -> list[str]:
+    """This same program, as the processor half, woken through its stdin."""
+    config = _config_path(args.config)
+    command = [sys.executable, "-m", "gateway.cli"]
+    if config is not None:
+        command += ["--config", str(config.resolve())]
+    return [*command, "serve", "--role", "processor", "--woken-by-stdin"]
 
 
 def _schema(gw, args) -> int:

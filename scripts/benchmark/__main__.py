@@ -41,9 +41,9 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--database-url", help="instead of SQLite in the temporary folder")
     parser.add_argument(
         "--roles",
-        default="all",
+        default="split",
         help="comma-separated `gateway serve --role` values, one process each "
-        "(e.g. listener,processor); default: all",
+        "(e.g. all, or listener,processor); default: split, as `gateway serve` runs",
     )
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for work")
     parser.add_argument("--random-seed", type=int, default=1)
