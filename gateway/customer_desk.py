@@ -142,10 +142,14 @@ class CustomerDesk:
             session, now, "held", actor=sender,
             detail={"inbound_id": row.id, "reason": decision.reason},
         )  # fmt: skip
-        if not decision.notify_stranger:
+        # RFC 3834 4: an automatic answer goes to the envelope sender (the Return-Path), not
+        # to the From a stranger can write anything into.
+        return_path = row.mail_from
+        if not decision.notify_stranger or not return_path:
             return 0
-        self.notices.stranger(session, sender, now)
-        repo.add_event(session, now, "stranger-notice", actor=sender, detail={"inbound_id": row.id})
+        self.notices.stranger(session, return_path, now)
+        repo.add_event(session, now, "stranger-notice", actor=return_path,
+                       detail={"inbound_id": row.id})  # fmt: skip
         return 1
 
 

@@ -212,7 +212,7 @@ class Processor:
                 sender=sender,
                 keys=keys,
                 candidates=candidates,
-                history=self._history(session, sender, now),
+                history=self._history(session, sender, envelope.mail_from, now),
                 policy=self.settings.policy,
                 now=now,
                 recipients_complaints=self.settings.complaints_address.lower()
@@ -253,13 +253,13 @@ class Processor:
             return Sender(SenderKind.CONTACT, author.email, contact=contact)
         return Sender(SenderKind.STRANGER, author.email)
 
-    def _history(self, session, sender: Sender, now: datetime) -> AutoMailHistory:
+    def _history(self, session, sender: Sender, return_path: str, now) -> AutoMailHistory:
         if not sender.email:
             return AutoMailHistory()
         hour, day = repo.auto_mail_counts(session, sender.email, now)
         last = None
-        if sender.kind is not SenderKind.CONTACT:  # only a stranger's notice looks at its last
-            last = repo.last_event_at(session, "stranger-notice", sender.email)
+        if sender.kind is not SenderKind.CONTACT and return_path:  # a stranger's notice goes
+            last = repo.last_event_at(session, "stranger-notice", return_path)  # to Return-Path
         return AutoMailHistory(last_hour=hour, last_day=day, last_stranger_notice=last)
 
 

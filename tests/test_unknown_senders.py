@@ -244,3 +244,21 @@ def test_ticket_trick_service_verification_mail_reaches_no_one(gateway, alice_ti
     for received in gateway.sink.received:
         assert "ABC-VERIFY" not in received.raw.decode("utf-8", "replace")
     assert [r.rcpt_tos for r in gateway.sink.received] == [[ALICE]]  # only the confirmation
+
+
+def test_the_notice_goes_to_the_envelope_sender_not_the_from(gateway, clock):
+    """RFC 3834 4: automatic answers go to the Return-Path. A stranger can put anyone in From;
+    the notice (and its once-a-day window) follows the envelope sender."""
+    bounce_box = "bounces-4471@mail.stranger.example"
+    assert send(gateway, stranger_mail(), mail_from=bounce_box) == 250
+    gateway.settle()
+    assert gateway.sink.to(STRANGER) == []
+    [notice] = gateway.sink.to(bounce_box)
+    assert_echoes_nothing(notice)
+
+    clock.advance(hours=1)
+    assert send(gateway, stranger_mail(body="again"), mail_from=bounce_box) == 250
+    assert send(gateway, stranger_mail(body="other path")) == 250  # envelope: the From
+    gateway.settle()
+    assert len(gateway.sink.to(bounce_box)) == 1
+    assert len(gateway.sink.to(STRANGER)) == 1
