@@ -122,6 +122,8 @@ class StaffNotices:
     ) -> list[Sent]:
         """One mail per staff member; `attachments` are the new message's own files and
         `html` its HTML body, shown sanitised beside the text with its inline images."""
+        if not members:  # nobody to tell: the context would cost queries for nothing
+            return []
         context = self.ticket_context(session, ticket) | {
             "headline": headline,
             "text": text,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from gateway.store import sealing
+from gateway.store import sealing, staffing
 from gateway.store.tables import Account, Contact, Department, Staff
 
 
@@ -73,6 +73,7 @@ def add_staff(
     )
     session.add(row)
     session.flush()
+    session.info.pop(staffing.ACTIVE_STAFF, None)  # read again with the new member
     return row
 
 

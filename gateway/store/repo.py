@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from gateway.core.model import ContactInfo, StaffInfo, TicketInfo
-from gateway.store import sealing
+from gateway.store import sealing, staffing
 from gateway.store.tables import (
     Attachment,
     Blob,
@@ -24,7 +24,6 @@ from gateway.store.tables import (
     Message,
     Outbox,
     Quarantine,
-    Staff,
     Ticket,
 )
 
@@ -114,9 +113,7 @@ def find_contact(session: Session, email: str) -> ContactInfo | None:
 
 
 def find_staff(session: Session, email: str) -> StaffInfo | None:
-    row = session.exec(
-        select(Staff).where(Staff.email == email.lower(), col(Staff.active).is_(True))
-    ).first()
+    row = staffing.active_staff_by_email(session, email)
     if row is None:
         return None
     return StaffInfo(row.id, row.email, row.name, row.department_id, row.role)

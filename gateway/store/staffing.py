@@ -16,16 +16,34 @@ from gateway.store.tables import (
     Watch,
 )
 
+ACTIVE_STAFF = "active_staff"  # session.info key
+
 
 def staff_by_id(session: Session, staff_id: int | None) -> Staff | None:
     return session.get(Staff, staff_id) if staff_id else None
 
 
 def active_staff(session: Session, department_id: int | None = None) -> list[Staff]:
-    query = select(Staff).where(col(Staff.active).is_(True)).order_by(col(Staff.id))
-    if department_id is not None:
-        query = query.where(Staff.department_id == department_id)
-    return list(session.exec(query))
+    staff = _active_staff(session)
+    if department_id is None:
+        return list(staff)
+    return [member for member in staff if member.department_id == department_id]
+
+
+def active_staff_by_email(session: Session, email: str) -> Staff | None:
+    email = email.lower()
+    return next((member for member in _active_staff(session) if member.email == email), None)
+
+
+def _active_staff(session: Session) -> list[Staff]:
+    """Active staff by id, read once per session (one session is one transaction): each
+    message asks twice (is its sender staff? whom to tell?), and staff are added only from the
+    command line, in a transaction of their own (`directory.add_staff` forgets the list)."""
+    staff = session.info.get(ACTIVE_STAFF)
+    if staff is None:
+        query = select(Staff).where(col(Staff.active).is_(True)).order_by(col(Staff.id))
+        staff = session.info[ACTIVE_STAFF] = list(session.exec(query))
+    return staff
 
 
 def find_staff_by_name_or_email(session: Session, value: str) -> list[Staff]:
@@ -52,6 +70,8 @@ def all_departments(session: Session) -> list[Department]:
 
 
 def watchers(session: Session, ticket_id: int) -> list[Staff]:
+    if not _active_staff(session):
+        return []  # only active staff are told, and there are none
     query = (
         select(Staff)
         .join(Watch, col(Watch.staff_id) == col(Staff.id))
