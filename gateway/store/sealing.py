@@ -104,6 +104,22 @@ def _ticket_key(session: Session, conn, ticket_id: int) -> int:
     return cache[ticket_id]
 
 
+def _message_author(session: Session, conn, message_id: int) -> int | None:
+    row = _loaded(session, Message, message_id)  # usually the message just stored
+    if row is not None and "author_contact_id" in row.__dict__:  # loaded, not expired
+        return row.author_contact_id
+    query = select(Message.author_contact_id).where(Message.id == message_id)
+    return conn.execute(query).scalar_one()
+
+
+def _remember_contact_key(session: Session, contact: Contact) -> None:
+    """Noted as a contact row loads: its key never changes (erasure destroys the key, the id
+    stays), and the row itself often leaves the session before what it owns is sealed (`repo`
+    hands out `ContactInfo`, and the session holds rows only while they are referenced)."""
+    if contact.key_id is not None:
+        session.info.setdefault("contact_keys", {})[contact.id] = contact.key_id
+
+
 def owner_key(session: Session, conn, kind: type, target, column: str) -> int:
     """The data key that seals `column` of `target`, a `kind` row (see the module's docstring);
     the company key when that one was destroyed (a receipt about an erased contact's ticket)."""
@@ -125,8 +141,7 @@ def _owner_key(session: Session, conn, kind: type, target, column: str) -> int:
             return vault.fixed_key(conn, "company")
         return _ticket_key(session, conn, target.ticket_id)
     if kind is Attachment:
-        query = select(Message.author_contact_id).where(Message.id == target.message_id)
-        author = conn.execute(query).scalar_one()
+        author = _message_author(session, conn, target.message_id)
         return _contact_key(session, conn, author) if author else vault.fixed_key(conn, "company")
     if kind is Rating:
         return _contact_key(session, conn, target.contact_id)
@@ -217,6 +232,8 @@ def _open_columns(session: Session, target, columns) -> None:
 
 
 def _on_load(target, context) -> None:
+    if type(target) is Contact:
+        _remember_contact_key(context.session, target)
     _open_columns(context.session, target, SEALED[type(target)])
 
 
