@@ -19,12 +19,11 @@ def add_copies(
     session, ticket: Ticket, sender: ContactInfo, mail: ParsedMail, verdict: Verdict, now: datetime
 ) -> list[str]:
     """Copy the contacts `mail` names on `ticket` when allowed; returns the addresses added."""
+    others = _other_contacts(session, ticket, sender, mail)
+    if not others:
+        return []  # the usual case, settled without reading the ticket's copies and account
     info = accounts.ticket_access(session, ticket)
-    wanted = []
-    for address in dict.fromkeys(a.email for a in (*mail.to, *mail.cc)):
-        contact = repo.find_contact(session, address)
-        if contact is not None and contact.id not in (ticket.requester_id, sender.id, *info.cc_ids):
-            wanted.append(contact)
+    wanted = [contact for contact in others if contact.id not in info.cc_ids]
     if not wanted:
         return []
     refused = permissions.check(permissions.Action.ADD_CC, sender, info, verdict.verified)
@@ -53,3 +52,13 @@ def add_copies(
             detail={"added": added, "verdict": str(verdict)},
         )
     return added
+
+
+def _other_contacts(session, ticket: Ticket, sender: ContactInfo, mail: ParsedMail):
+    """The registered contacts `mail` names in To or Cc, other than the requester and sender."""
+    found = []
+    for address in dict.fromkeys(a.email for a in (*mail.to, *mail.cc)):
+        contact = repo.find_contact(session, address)
+        if contact is not None and contact.id not in (ticket.requester_id, sender.id):
+            found.append(contact)
+    return found

@@ -195,12 +195,13 @@ class Processor:
         by_token = repo.ticket_by_token(session, keys.token)
         if by_token is None and request is not None:  # a reply to a permission request
             by_token = repo.ticket_by_id(session, request.ticket_id)
+        seen: dict = {}  # the clues of a reply usually all name the same ticket
         candidates = Candidates(
-            by_token=self._surviving(session, by_token),
+            by_token=self._surviving(session, by_token, seen),
             by_reference=self._surviving(
-                session, repo.ticket_by_references(session, keys.references)
+                session, repo.ticket_by_references(session, keys.references), seen
             ),
-            by_tag=self._surviving(session, repo.ticket_by_id(session, keys.tag_number)),
+            by_tag=self._surviving(session, repo.ticket_by_id(session, keys.tag_number), seen),
         )
         flags = list(mail.defects)
         if repo.earlier_inbound_with_message_id(session, row):
@@ -234,12 +235,15 @@ class Processor:
         return self.customers.hold(session, row, mail, decision, now)
 
     @staticmethod
-    def _surviving(session, found):
-        """A merged ticket's mail goes to the ticket it was merged into."""
+    def _surviving(session, found, seen: dict):
+        """A merged ticket's mail goes to the ticket it was merged into; `seen` keeps what was
+        already looked up for this mail, by ticket id."""
         if found is None:
             return None
-        ticket = staffing.resolve_merged(session, repo.get_ticket(session, found.id))
-        return accounts.ticket_access(session, ticket) if ticket is not None else None
+        if found.id not in seen:
+            ticket = staffing.resolve_merged(session, repo.get_ticket(session, found.id))
+            seen[found.id] = accounts.ticket_access(session, ticket) if ticket is not None else None
+        return seen[found.id]
 
     def _sender(self, session, mail: ParsedMail) -> Sender:
         author = mail.sender
