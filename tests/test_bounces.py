@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import add_contact, mail
+from conftest import add_contact, key_file, mail
 from sqlmodel import func, select
 
 from gateway.cli import main as cli
 from gateway.store import mailflow
+from gateway.store.db import Database
 from gateway.store.tables import Event, Ticket
+from gateway.store.vault import Vault
 
 VERP = re.compile(r"^bounces\+(\d+)\.[0-9a-f]{12}@support\.example$")
 
@@ -125,3 +127,24 @@ def test_plain_text_bounce_matched_by_quoted_message_id(gateway):
     gateway.settle()
     assert count(gateway.db, Ticket) == 1
     assert count(gateway.db, Event, kind="delivery-bounced") == 1
+
+
+def test_every_process_signs_return_paths_with_the_committed_key(db, db_url, tmp_path):
+    """The VERP key is remembered per process: one made by a transaction or savepoint that
+    rolled back must not be, or bounces to this process's return paths would not verify."""
+    with pytest.raises(RuntimeError), db.write() as session:
+        mailflow.installation_secret(session, "verp")
+        raise RuntimeError
+    with db.write() as session:
+        with pytest.raises(RuntimeError), session.begin_nested():
+            mailflow.installation_secret(session, "verp")
+            raise RuntimeError
+        kept = mailflow.installation_secret(session, "verp")
+    other = Database(db_url, vault=Vault(key_file(tmp_path)))  # e.g. the listener's process
+    try:
+        with other.read() as session:
+            assert mailflow.installation_secret(session, "verp") == kept
+    finally:
+        other.dispose()
+    with db.read() as session:
+        assert mailflow.installation_secret(session, "verp") == kept

@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import Session, SQLModel, create_engine
 
-from gateway.store import sealing, tables, upgrade  # noqa: F401 (sealing: registers ORM hooks)
+from gateway.store import mailflow, sealing, tables, upgrade  # noqa: F401 (sealing: hooks)
 from gateway.store.upgrade import UpgradeRefused
 from gateway.store.vault import Vault
 
@@ -50,6 +50,7 @@ class Database:
         self.url = url
         self.vault = vault  # seals personal data (store/sealing.py); None: nothing can be written
         self.is_sqlite = url.startswith("sqlite")
+        self.secrets: dict[str, bytes] = {}  # installation secrets read (store/mailflow.py)
         self._turn = None
         if self.is_sqlite:
             self._turn = WriterTurn(_make_parent(url), busy_timeout_ms / 1000)
@@ -98,7 +99,7 @@ class Database:
             log.info("database upgraded: added %s", name)
 
     def _info(self) -> dict:
-        return {"vault": self.vault}
+        return {"vault": self.vault, "secrets": self.secrets}
 
     def drop_schema(self) -> None:
         SQLModel.metadata.drop_all(self.writer, tables=[t.__table__ for t in tables.ALL_TABLES])
@@ -116,6 +117,7 @@ class Database:
             session.begin(),
         ):
             yield session
+        mailflow.remember_created(session)  # committed: the keys it made are safe to keep
         if session.info.get("rewrite_file") and self.is_sqlite:
             self._rewrite_file()
 

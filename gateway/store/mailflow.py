@@ -5,23 +5,54 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
+from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from gateway.store.tables import Bouncing, InstallationSecret
 
+_CREATED = "secrets_created"  # session.info: the key rows this transaction inserted
+
 
 def installation_secret(session: Session, name: str) -> bytes:
-    """The named random key, created on first use (a concurrent creator's key wins)."""
+    """The named random key, created on first use (a concurrent creator's key wins).
+
+    A committed key never changes, so it is remembered in the `secrets` dict the `Database`
+    hands each of its sessions (one query fewer per mail queued); a key this transaction
+    inserts is remembered only once it is committed (`remember_created`)."""
+    remembered = session.info.get("secrets")
+    if remembered is not None and name in remembered:
+        return remembered[name]
     row = session.get(InstallationSecret, name)
-    if row is not None:
-        return row.value
+    if row is None:
+        row = _create(session, name)
+        if row is not None:
+            session.info.setdefault(_CREATED, {})[name] = row  # held: stays in the session
+            return row.value
+        row = session.get(InstallationSecret, name)
+    if remembered is not None:
+        remembered[name] = row.value
+    return row.value
+
+
+def _create(session: Session, name: str) -> InstallationSecret | None:
+    """The new key's row, or None when another writer's came first."""
+    row = InstallationSecret(name=name, value=secrets.token_bytes(32))
     try:
         with session.begin_nested():
-            session.add(InstallationSecret(name=name, value=secrets.token_bytes(32)))
+            session.add(row)
     except IntegrityError:
-        pass
-    return session.get(InstallationSecret, name).value
+        return None
+    return row
+
+
+def remember_created(session: Session) -> None:
+    """After the transaction committed: remember the keys it inserted, except those a rolled
+    back savepoint took away again (the session no longer holds those rows)."""
+    remembered = session.info.get("secrets")
+    for name, row in session.info.pop(_CREATED, {}).items():
+        if remembered is not None and inspect(row).has_identity:
+            remembered[name] = row.value
 
 
 def bouncing(session: Session, addresses: list[str]) -> set[str]:
