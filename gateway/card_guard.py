@@ -30,7 +30,7 @@ def settle(session, notices, row, finding: card_mail.CardFinding, now: datetime)
     """After a message was applied: keep the safe raw copy; returns the number of mails queued."""
     original = row.raw
     header_found = card_mail.header_cards(original)
-    message = privacy_rows.message_for_inbound(session, row.id)
+    message = repo.message_for_inbound(session, row.id)
     author = message.author_contact_id if message is not None else None
     found = finding.any or header_found > 0
     kept = card_mail.redacted_raw(original, finding.mail) if found else original

@@ -16,7 +16,7 @@ from datetime import datetime
 from gateway import compose, outbox, privacy
 from gateway.core import privacy_request, threads
 from gateway.core.quotes import new_text
-from gateway.store import privacy_rows, repo
+from gateway.store import repo
 
 HOW_TO = (
     "The gateway recognised a {kind} request (its From line is not proof of identity: "
@@ -33,7 +33,7 @@ def settle(session, staff_notices, row, mail, now: datetime) -> int:
     kind = privacy_request.detect(mail.subject, new_text(mail.text, mail.html))
     if kind is None:
         return 0
-    message = privacy_rows.message_for_inbound(session, row.id)
+    message = repo.message_for_inbound(session, row.id)
     if message is None or message.author_contact_id is None or "automatic" in message.flags:
         return 0
     from gateway.staff_commands import involved_staff  # staff_commands imports this module

@@ -26,11 +26,6 @@ from gateway.store.tables import (
 )
 
 
-def message_for_inbound(session: Session, inbound_id: int) -> Message | None:
-    query = select(Message).where(Message.inbound_id == inbound_id).order_by(col(Message.id))
-    return session.exec(query).first()
-
-
 def keep_processed_raw(session: Session, row: Inbound, raw: bytes, contact_id: int | None) -> None:
     """Replace the raw bytes as received by the copy safe to keep, sealed under the sender's
     key (the company key for staff and unknown senders); record the original's SHA-256."""

@@ -10,7 +10,7 @@ import secrets
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import func, insert, or_, update
+from sqlalchemy import func, insert, inspect, or_, update
 from sqlmodel import Session, col, select
 
 from gateway.core.model import ContactInfo, StaffInfo, TicketInfo
@@ -27,6 +27,7 @@ from gateway.store.tables import (
     Ticket,
 )
 
+_INBOUND_MESSAGES = "inbound_messages"  # session.info: inbound id -> first message stored
 _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 
 
@@ -188,7 +189,20 @@ def add_message(session: Session, **fields) -> Message:
     row = Message(**fields)
     session.add(row)
     session.flush()
+    if row.inbound_id is not None:
+        session.info.setdefault(_INBOUND_MESSAGES, {}).setdefault(row.inbound_id, row)
     return row
+
+
+def message_for_inbound(session: Session, inbound_id: int) -> Message | None:
+    """The first message stored from this inbound row. A row's messages are stored only while
+    it is processed, in this transaction, so the one `add_message` just wrote answers without
+    reading it back (unless a rolled-back savepoint took it away)."""
+    row = session.info.get(_INBOUND_MESSAGES, {}).get(inbound_id)
+    if row is not None and inspect(row).persistent:
+        return row
+    query = select(Message).where(Message.inbound_id == inbound_id).order_by(col(Message.id))
+    return session.exec(query).first()
 
 
 def add_attachment(
