@@ -67,7 +67,8 @@ def _dry_run(processor, session, raw, work, envelope, message_id, digest) -> dic
         mail_from=envelope.mail_from, rcpt_tos=json.dumps(list(envelope.rcpt_tos)),
         message_id=message_id, content_digest=digest, raw=raw,
     )  # fmt: skip
-    processor._handle(session, row, work.mail, processor.clock(), work.verdict)
+    reused = repo.earlier_inbound_with_message_id(session, row)
+    processor._handle(session, row, work.mail, processor.clock(), work.verdict, reused)
     new = inspect.rows_since(session, marks)
     return {
         "held": [f"{q.reason}: {q.detail}" for q in new["quarantine"]] or "no",

@@ -72,6 +72,7 @@ class _Work:
     error: str | None
     verdict: Verdict = Verdict()
     refused: ParseRefused | None = None
+    message_id_reused: bool = False  # an earlier inbound row carried the same Message-ID
 
 
 class Processor:
@@ -98,14 +99,17 @@ class Processor:
     def run_once(self) -> tuple[int, int]:
         """Process a batch of pending rows; returns (processed, mails queued)."""
         with self.db.read() as session:
-            pending = [
-                (row.id, row.raw, row.message_id, _envelope(row))
-                for row in repo.pending_inbound(session, self.settings.batch_size)
-            ]
+            rows = repo.pending_inbound(session, self.settings.batch_size)
+            reused = repo.reused_message_ids(session, rows)
+            pending = [(row.id, row.raw, row.message_id, _envelope(row)) for row in rows]
         if not pending:
             return 0, 0
         # Verified here, before the write transaction: DNS lookups must not hold the lock.
-        work = [self._authenticate(self._parse(*item[:3]), item[1], item[3]) for item in pending]
+        work = [
+            replace(self._authenticate(self._parse(*item[:3]), item[1], item[3]),
+                    message_id_reused=item[0] in reused)
+            for item in pending
+        ]  # fmt: skip
         work.reverse()
         processed = queued = 0
         while work:  # short transactions: on SQLite the listener waits for the lock to say 250
@@ -158,7 +162,9 @@ class Processor:
                 if item.mail is None:
                     raise ValueError(item.error)
                 item, cards = card_guard.redact(item)  # before anything is stored or echoed
-                queued = self._handle(session, row, item.mail, now, item.verdict)
+                queued = self._handle(
+                    session, row, item.mail, now, item.verdict, item.message_id_reused
+                )
                 queued += card_guard.settle(session, self.notices, row, cards, now)
                 queued += privacy_requests.settle(session, self.staff_notices, row, item.mail, now)
                 repo.finish_inbound(session, row, "done", now, None)
@@ -170,7 +176,7 @@ class Processor:
             return 0
 
     def _handle(self, session, row: Inbound, mail: ParsedMail, now: datetime,
-                verdict: Verdict) -> int:  # fmt: skip
+                verdict: Verdict, message_id_reused: bool) -> int:  # fmt: skip
         envelope = _envelope(row)
         bounced = self.bounce_desk.handle(session, row, mail, envelope, now)
         if bounced is not None:
@@ -204,7 +210,7 @@ class Processor:
             by_tag=self._surviving(session, repo.ticket_by_id(session, keys.tag_number), seen),
         )
         flags = list(mail.defects)
-        if repo.earlier_inbound_with_message_id(session, row):
+        if message_id_reused:
             flags.append("message-id-reused")
         decision = decide(
             DecisionInput(

@@ -85,6 +85,19 @@ def earlier_inbound_with_message_id(session: Session, row: Inbound) -> bool:
     return session.exec(query).first() is not None
 
 
+def reused_message_ids(session: Session, rows: list[Inbound]) -> set[int]:
+    """Ids of these rows whose Message-ID an earlier inbound row carried, in one query (the
+    processor asks before its write transaction, for a whole batch)."""
+    message_ids = sorted({row.message_id for row in rows})
+    if not message_ids:
+        return set()
+    query = select(Inbound.id, Inbound.message_id).where(col(Inbound.message_id).in_(message_ids))
+    first: dict[str, int] = {}
+    for row_id, message_id in session.exec(query):
+        first[message_id] = min(row_id, first.get(message_id, row_id))
+    return {row.id for row in rows if first.get(row.message_id, row.id) < row.id}
+
+
 def list_inbound(session: Session, status: str | None, limit: int) -> list[Inbound]:
     query = select(Inbound).order_by(col(Inbound.id).desc()).limit(limit)
     if status:
