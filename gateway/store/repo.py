@@ -10,7 +10,7 @@ import secrets
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import func, insert, inspect, or_, update
+from sqlalchemy import event, func, insert, inspect, or_, update
 from sqlmodel import Session, col, select
 
 from gateway.core.model import ContactInfo, StaffInfo, TicketInfo
@@ -120,10 +120,25 @@ def contact_info(row: Contact) -> ContactInfo:
     return ContactInfo(row.id, row.email, row.name, row.account_id, row.role, row.language)
 
 
+_CONTACTS = "contacts-by-address"  # session.info: what this transaction found, until it writes
+
+
 def find_contact(session: Session, email: str) -> ContactInfo | None:
+    """The contact with this address; asked once per transaction (one mail asks for its
+    sender three times: to classify it, to file it and to see whom else it names)."""
     key = sealing.email_index(session, email)
-    row = session.exec(select(Contact).where(Contact.email_hmac == key)).first()
-    return contact_info(row) if row else None
+    found = session.info.setdefault(_CONTACTS, {})
+    if key not in found:
+        row = session.exec(select(Contact).where(Contact.email_hmac == key)).first()
+        found[key] = contact_info(row) if row else None
+    return found[key]
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_contacts(session: Session, *_) -> None:
+    """A contact written in this transaction may change any answer: ask again."""
+    if any(isinstance(row, Contact) for row in (*session.new, *session.dirty, *session.deleted)):
+        session.info.pop(_CONTACTS, None)
 
 
 def find_staff(session: Session, email: str) -> StaffInfo | None:
