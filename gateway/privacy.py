@@ -1,12 +1,14 @@
 """A contact's rights over their data: export (one archive), correction, and erasure by
 crypto-shredding; every access to personal data through these paths is written to the audit log.
 
-Export holds the contact's own data only: their details, the tickets they opened, and the public
-messages they wrote as `.eml` files (the kept raw copy, card numbers masked; or rebuilt from what
-was stored). Never internal notes, never what anyone else wrote. Erasure destroys the contact's
-data key: their name, address, tickets' subjects, messages and attachments become unreadable in
-the database and in every backup of it, while tickets keep their numbers, dates, status and
-category (what complaint records must keep), shown as "erased contact".
+Export holds the contact's own data only: their details, the tickets they opened, the permission
+requests on those tickets or answered by them (with the proof of their own answers), and the
+public messages they wrote as `.eml` files (the kept raw copy, card numbers masked; or rebuilt
+from what was stored). Never internal notes, never what anyone else wrote. Erasure destroys the
+contact's data key: their name, address, tickets' subjects, messages and attachments become
+unreadable in the database and in every backup of it, while tickets keep their numbers, dates,
+status and category (what complaint records must keep), shown as "erased contact"; permission
+requests keep the proof that a decision was made, not who made it nor from where.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def export_archive(session, contact: Contact, now: datetime) -> bytes:
             "account": privacy_rows.account_name(session, contact.account_id),
         },
         "tickets": [_ticket(t) for t in privacy_rows.requested_tickets(session, contact.id)],
+        "permission_requests": [_permission_request(a, contact.id)
+                                for a in privacy_rows.permission_requests(session, contact.id)],
         "messages": listing,
     }  # fmt: skip
     buffer = io.BytesIO()
@@ -72,6 +76,26 @@ def _ticket(ticket) -> dict:
         "created_at": ticket.created_at, "updated_at": ticket.updated_at,
         "resolved_at": ticket.resolved_at,
     }  # fmt: skip
+
+
+def _permission_request(approval, contact_id: int) -> dict:
+    """A request with its answer; the proof (Message-ID, verdict, SHA-256, where from) only
+    when the answer is the contact's own, as another contact's answer is that contact's data."""
+    yours = approval.decided_by_contact_id == contact_id
+    entry = {
+        "request": approval.id, "ticket": approval.ticket_id, "question": approval.question,
+        "asked_at": approval.asked_at, "expires_at": approval.expires_at,
+        "status": approval.status, "decided_at": approval.decided_at, "via": approval.via,
+        "answered_by": "you" if yours else "another contact" if approval.decided_at else None,
+    }  # fmt: skip
+    if yours:
+        detail = json.loads(approval.evidence_detail or "{}")
+        entry["evidence"] = {
+            "message_id": approval.evidence_message_id, "verdict": approval.evidence_verdict,
+            "sha256": approval.evidence_sha256,
+            **({"remote": detail["remote"]} if detail.get("remote") else {}),
+        }  # fmt: skip
+    return entry
 
 
 def _rebuilt(session, contact: Contact, message: Message) -> bytes:

@@ -1,19 +1,22 @@
 """Queries behind privacy: the raw copy kept after processing, a contact's data for export,
-and erasure (the contact's data key destroyed, their address scrubbed from clear columns)."""
+and erasure (the contact's data key destroyed, their address scrubbed from clear columns and
+from the proof of permission requests they answered)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, col, select
 
 from gateway.store import sealing
 from gateway.store.tables import (
     Account,
+    Approval,
     Attachment,
     Bouncing,
     Contact,
@@ -64,6 +67,22 @@ def authored_messages(session: Session, contact_id: int) -> list[Message]:
     return list(session.exec(query))
 
 
+def permission_requests(session: Session, contact_id: int) -> list[Approval]:
+    """Permission requests on the tickets the contact opened, and those they answered."""
+    requested = select(Ticket.id).where(Ticket.requester_id == contact_id)
+    query = (
+        select(Approval)
+        .where(
+            or_(
+                col(Approval.ticket_id).in_(requested),
+                Approval.decided_by_contact_id == contact_id,
+            )
+        )
+        .order_by(col(Approval.id))
+    )
+    return list(session.exec(query))
+
+
 def inbound_raw(session: Session, inbound_id: int | None, contact_id: int) -> bytes | None:
     """The kept raw copy of a contact's message, if it is theirs and was processed."""
     row = session.get(Inbound, inbound_id) if inbound_id else None
@@ -95,6 +114,7 @@ def erase_contact(session: Session, contact: Contact, now: datetime) -> dict:
     session.add(contact)
     session.flush()
     counts = {"key_destroyed": contact.key_id, **_scrub(session, address, contact.id)}
+    counts["approvals"] = _scrub_approvals(session, address, contact.id)
     session.flush()
     session.expire_all()  # rows loaded before hold plain values the key no longer opens
     session.info["rewrite_file"] = True  # see Database.write
@@ -136,3 +156,47 @@ def _scrub(session: Session, address: str, contact_id: int) -> dict:
         row.rcpt_tos = row.rcpt_tos.replace(address, tombstone)
         session.add(row)
     return done
+
+
+def _scrub_approvals(session: Session, address: str, contact_id: int) -> int:
+    """Permission requests keep the proof that a decision was made (the request, decision,
+    time, channel, Message-ID, verdict, SHA-256), not who made it nor from where: the decider
+    becomes the erased placeholder address, the remote address of a link answer is dropped and
+    the contact's address is replaced wherever else it appears. Returns the answers scrubbed."""
+    address = address.lower()
+    pattern = re.compile(re.escape(address), re.IGNORECASE)
+    like = f"%{address}%"
+    query = select(Approval).where(
+        or_(
+            Approval.decided_by_contact_id == contact_id,
+            func.lower(Approval.decided_by) == address,
+            func.lower(Approval.question).like(like),
+            func.lower(Approval.evidence_verdict).like(like),
+            func.lower(Approval.evidence_detail).like(like),
+        )
+    )
+    answered = 0
+    for row in session.exec(query).all():
+        theirs = row.decided_by_contact_id == contact_id or row.decided_by.lower() == address
+        detail = json.loads(row.evidence_detail or "{}")
+        if theirs:
+            answered += 1
+            row.decided_by = sealing.ERASED_ADDRESS
+            detail.pop("remote", None)  # the IP address a link answer came from
+        row.question = pattern.sub(sealing.ERASED_ADDRESS, row.question)
+        row.evidence_verdict = pattern.sub(sealing.ERASED_ADDRESS, row.evidence_verdict)
+        detail = _replaced(detail, pattern, sealing.ERASED_ADDRESS)
+        row.evidence_detail = json.dumps(detail, ensure_ascii=False, default=str)
+        session.add(row)
+    return answered
+
+
+def _replaced(value, pattern: re.Pattern, placeholder: str):
+    """`value` (decoded JSON) with every match of `pattern` in its strings replaced."""
+    if isinstance(value, str):
+        return pattern.sub(placeholder, value)
+    if isinstance(value, list):
+        return [_replaced(v, pattern, placeholder) for v in value]
+    if isinstance(value, dict):
+        return {k: _replaced(v, pattern, placeholder) for k, v in value.items()}
+    return value
