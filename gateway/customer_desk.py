@@ -132,7 +132,7 @@ class CustomerDesk:
         repo.add_quarantine(session, row.id, now, too_much.reason, too_much.detail, sender.email)
         if sender.contact is None or senders.automatic_reason(mail, Envelope(row.mail_from, ())):
             return 0
-        self.notices.refused(session, sender.contact, mail, too_much.detail, now)
+        self.notices.refused(session, sender.contact, mail, too_much, now)
         return 1
 
     def hold(self, session, row, mail, decision: Hold, now) -> int:

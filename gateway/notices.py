@@ -11,6 +11,7 @@ from datetime import datetime
 
 from gateway import compose, outbox
 from gateway.core import threads
+from gateway.core.limits import Violation
 from gateway.core.model import ContactInfo, ParsedMail
 
 LANGUAGES = ("en", "fr")
@@ -108,14 +109,15 @@ class Notices:
             dedupe_key=f"confirmation:ticket:{ticket.id}",
         )
 
-    def refused(self, session, contact: ContactInfo, mail: ParsedMail, why: str, now) -> None:
-        """Tell a contact in plain words why their message was held instead of ticketed."""
+    def refused(self, session, contact: ContactInfo, mail: ParsedMail, why: Violation, now):
+        """Tell a contact in plain words, in their language, why their message was held."""
         company, lang = self.company, self.language(contact.language)
         rendered = self.renderer.render(
             "refused_notice",
             lang,
             {"company": company.name, "support_address": company.support_address,
-             "subject": mail.subject, "why": why, "contact_name": contact.name},
+             "subject": mail.subject, "reason": why.reason, "facts": dict(why.facts),
+             "why": why.detail, "contact_name": contact.name},
         )  # fmt: skip
         draft = company.draft_to(
             contact.email, contact.name, rendered, lang, in_reply_to=mail.message_id

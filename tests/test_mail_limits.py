@@ -101,3 +101,18 @@ def test_memory_hungry_message_is_held(start_gateway, clock):
     assert row.reason == "parse-memory"
     with gw.db.read() as session:
         assert session.exec(select(Inbound.status)).all() == ["done"]
+
+
+def test_a_french_customer_is_told_why_in_french(start_gateway):
+    gw = start_gateway(limits={"max_attachment_bytes": 1_048_576})
+    add_contact(gw.db, "zoe@customer.example", name="Zoé", lang="fr")
+    message = mail(sender="zoe@customer.example")
+    message.add_attachment(b"x" * 5_000_000, maintype="application", subtype="pdf",
+                           filename="journal.pdf")  # fmt: skip
+    gw.send(message)
+    gw.settle()
+    [notice] = gw.sink.to("zoe@customer.example")
+    text = notice.text()
+    assert "la pièce jointe « journal.pdf » fait 4,8 Mio" in text
+    assert "jusqu'à 1,0 Mio" in text
+    assert "we accept" not in text and "attachment" not in text
