@@ -7,7 +7,6 @@ import dataclasses
 import os
 import secrets
 import smtplib
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from ports import free_port  # noqa: F401 (tests import it from here)
 
 from gateway import config as config_module
 from gateway.app import Gateway
@@ -149,12 +149,6 @@ class SinkHandler:
     def to(self, address: str) -> list[Received]:
         with self.lock:
             return [m for m in self.received if address in m.rcpt_tos]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from imapclient import IMAPClient
+from ports import free_port
 
 # /usr/sbin is often missing from a normal user's PATH.
 BINARY = shutil.which("dovecot") or shutil.which("dovecot", path="/usr/sbin:/usr/local/sbin")
@@ -84,12 +85,6 @@ service stats {{
   }}
 }}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _users() -> tuple[str, str, str, pwd.struct_passwd]:
