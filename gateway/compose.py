@@ -126,13 +126,9 @@ def build_with_email_package(draft: Draft, message_id: str, date: datetime) -> b
         message["Reply-To"] = _address(draft.reply_to)
     if draft.in_reply_to:
         message["In-Reply-To"] = draft.in_reply_to
-    references = [r for r in draft.references if r] + (
-        [draft.in_reply_to]
-        if draft.in_reply_to and draft.in_reply_to not in draft.references
-        else []
-    )
+    references = mime_writer.references(draft)
     if references:
-        message["References"] = " ".join(references[-20:])
+        message["References"] = " ".join(references)
     if draft.auto_submitted:
         message["Auto-Submitted"] = draft.auto_submitted
         message["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer us

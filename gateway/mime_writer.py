@@ -30,8 +30,9 @@ _ENCODED_CHUNK = 45  # bytes of text per encoded word: 60 base64 characters, 72 
 _ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
                       r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*")  # fmt: skip
-_ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")  # a phrase that needs no quotes
-_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
+_ATEXT = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~-"  # RFC 5322 atext
+_ATOMS = re.compile(f"[ {_ATEXT}]*")  # a phrase that needs no quotes
+_ATOM = re.compile(f"[{_ATEXT}]+")
 _MSG_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+>")  # RFC 5322 msg-id, no spaces or brackets
 
 
@@ -167,8 +168,8 @@ def write(draft: Draft, message_id: str, date: str, loop_header: str) -> bytes |
     addresses = [draft.from_address, *(r.email for r in draft.to)]
     if draft.reply_to:
         addresses.append(draft.reply_to)
-    references = _references(draft)
-    if not all(map(plain_address, addresses)) or not all(map(message_id_ok, references)):
+    thread = references(draft)
+    if not all(map(plain_address, addresses)) or not all(map(message_id_ok, thread)):
         return None
     sender = _address_list([_mailbox(header_text(draft.from_name, 200), draft.from_address)])
     to = _address_list([_mailbox(header_text(r.name, 200), r.email) for r in draft.to])
@@ -185,8 +186,8 @@ def write(draft: Draft, message_id: str, date: str, loop_header: str) -> bytes |
         lines.append(f"Reply-To: {draft.reply_to}")
     if draft.in_reply_to:
         lines.append(f"In-Reply-To: {draft.in_reply_to}")
-    if references:
-        lines.append(_fold("References", references))
+    if thread:
+        lines.append(_fold("References", thread))
     if draft.auto_submitted:
         lines += [f"Auto-Submitted: {draft.auto_submitted}", "X-Auto-Response-Suppress: All"]
     if draft.loop_domain:
@@ -212,12 +213,12 @@ def message_id_ok(value: str) -> bool:
     return len(value) <= 900 and bool(_MSG_ID.fullmatch(value))
 
 
-def _references(draft: Draft) -> list[str]:
-    """What compose has always sent: the thread so far, then the message answered, at most 20."""
-    references = [r for r in draft.references if r]
+def references(draft: Draft) -> list[str]:
+    """The References a reply carries: the thread so far, then the message answered, at most 20."""
+    found = [r for r in draft.references if r]
     if draft.in_reply_to and draft.in_reply_to not in draft.references:
-        references.append(draft.in_reply_to)
-    return references[-20:]
+        found.append(draft.in_reply_to)
+    return found[-20:]
 
 
 def _head(lines: list[str]) -> bytes:
