@@ -80,9 +80,24 @@ def new_message_id(domain: str) -> str:
     return f"<{secrets.token_hex(16)}@{domain}>"
 
 
+# CPython's folder (3.11 to 3.13 at least) writes an empty line inside an address header
+# when a display name holds a word of 78 characters or more: the header block ends there and
+# the rest of the headers fall into the body. Such words are cut into pieces that fit a line.
+_UNFOLDABLE_WORD = re.compile(r"\S{61,}")
+
+
+def _foldable(name: str) -> str:
+    def cut(word: re.Match) -> str:
+        text = word.group()
+        return " ".join(text[i : i + 60] for i in range(0, len(text), 60))
+
+    return _UNFOLDABLE_WORD.sub(cut, name)
+
+
 def _address(email_address: str, name: str = "") -> Address:
     local, _, domain = email_address.partition("@")
-    return Address(display_name=header_text(name, 200), username=local, domain=domain)
+    display_name = _foldable(header_text(name, 200))
+    return Address(display_name=display_name, username=local, domain=domain)
 
 
 # What we send is built from inbound text already masked when it arrived, so this guard only

@@ -101,6 +101,26 @@ def test_the_quick_writer_says_what_the_draft_says(draft):
     assert b"\n" not in quick.replace(b"\r\n", b"")
 
 
+def test_a_name_of_very_long_words_cannot_end_the_headers():
+    """The standard library's folder ended the header block inside such a From (hypothesis
+    found it): Date, Message-ID and Content-Type fell into the body."""
+    draft = Draft(
+        from_name="a" * 90 + "\t" + "a" * 90,
+        from_address="support@support.example",
+        to=(Recipient("alice@customer.example", "b" * 120 + " Alice"),),
+        subject="Your request",
+        text="Hello",
+    )
+    message = read(build_with_email_package(draft, MESSAGE_ID, DATE))
+    assert message["Date"] is not None and message["Message-ID"] == MESSAGE_ID
+    assert message.get_content_type() == "text/plain" and message.get_content().strip() == "Hello"
+    [sender] = message["From"].addresses
+    assert sender.addr_spec == "support@support.example"
+    assert sender.display_name.replace(" ", "") == "a" * 180  # every letter kept
+    [recipient] = message["To"].addresses
+    assert recipient.addr_spec == "alice@customer.example"
+
+
 def test_text_from_inbound_mail_never_becomes_a_header():
     subject = "=?x?q?hi=0ABcc:_victim@example.org?= Help\r\nBcc: victim@example.org"
     draft = Draft(
