@@ -130,6 +130,8 @@ def _serve(gw: Gateway, args) -> int:
         child = processor_child.ProcessorChild(_processor_command(args))
         gw.serve_forever("listener", companion=child)
     else:
+        if args.woken_by_stdin:  # the processor half of a split `serve`
+            processor_child.lower_priority()
         gw.serve_forever(args.role, woken_by_stdin=args.woken_by_stdin)
     return 0
 
