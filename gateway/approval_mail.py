@@ -10,6 +10,7 @@ from gateway import outbox
 from gateway.core import approvals as rules
 from gateway.core import threads
 from gateway.core.model import ContactInfo
+from gateway.core.permissions import Refusal
 from gateway.notices import Company
 from gateway.staff_commands import involved_staff
 from gateway.staff_notices import Sent, StaffNotices
@@ -72,7 +73,7 @@ class ApprovalMail:
             "asked_at": approval.asked_at.strftime(WHEN),
             "decided_by": contact.email,
             "decided_at": now.strftime(WHEN),
-            "via": "reply by mail" if approval.via == "mail" else "signed link",
+            "via": approval.via,  # "mail" or "link", worded by each language's template
         }
         reply_to = threads.token_address(self.company.support_address, ticket.reply_token)
         readers = {contact.id: contact}
@@ -98,7 +99,7 @@ class ApprovalMail:
         ticket: Ticket,
         approval: Approval,
         address: str,
-        reason: str,
+        reason: Refusal,
         verdict: str,
         *,
         tell: bool,
@@ -119,7 +120,7 @@ class ApprovalMail:
                 ticket,
                 contact,
                 "approval_refused",
-                {"reason": reason},
+                {"reason": reason.code, "facts": dict(reason.facts), "why": reason.detail},
                 "",
                 "approval-refused",
                 now,

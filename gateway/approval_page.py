@@ -58,7 +58,14 @@ class ApprovalPages:
     def submit(self, token: str, form: dict[str, str]) -> Page:
         outcome = self.approvals.answer_by_link(self.db, token, self.clock(), "web")
         if not outcome.counted:
-            body = f"<p>Your answer was not recorded: {escape(outcome.detail)}</p>"
+            english, french = outcome.detail, outcome.detail
+            if outcome.refusal is not None:
+                english = self.approvals.refusal_words(outcome.refusal, "en")
+                french = self.approvals.refusal_words(outcome.refusal, "fr")
+            body = (
+                f"<p>Your answer was not recorded: {escape(english)}.</p>"
+                f'<p lang="fr">Votre réponse n\'a pas été enregistrée : {escape(french)}.</p>'
+            )
             return Page(403, _page("Not recorded / Non enregistré", body))
         body = "<p>Your answer is recorded; a written confirmation follows by mail.</p>"
         body += "<p>Votre réponse est enregistrée ; une confirmation écrite suit par courriel.</p>"

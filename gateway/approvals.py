@@ -37,6 +37,7 @@ class LinkOutcome:
     counted: bool
     detail: str  # what happened, in words, for the page
     ticket_id: int | None = None
+    refusal: permissions.Refusal | None = None  # why it did not count, for the page's words
 
 
 def _default_key(session) -> bytes:
@@ -143,11 +144,20 @@ class ApprovalDesk:
         self._store_answer(session, row, mail, ticket, sender, verdict, now)
         return self._decided(session, ticket, approval, sender.contact, now)
 
-    def _why_not(self, session, approval, contact, ticket, verified: bool, now) -> str | None:
+    def _why_not(
+        self, session, approval, contact, ticket, verified: bool, now
+    ) -> permissions.Refusal | None:
         if approval.status != "pending":
-            return f"this request was already answered ({approval.status})"
+            return permissions.Refusal(
+                "already-answered",
+                f"this request was already answered ({approval.status})",
+                (("status", approval.status),),
+            )
         if now >= _aware(approval.expires_at):
-            return f"this request expired on {approval.expires_at.strftime(WHEN)}"
+            expires = approval.expires_at.strftime(WHEN)
+            return permissions.Refusal(
+                "expired", f"this request expired on {expires}", (("expires", expires),)
+            )
         info = accounts.ticket_access(session, ticket)
         return permissions.check(permissions.Action.APPROVE, contact, info, verified)
 
@@ -228,7 +238,7 @@ class ApprovalDesk:
                 tell=False,
                 now=now,
             )
-            return LinkOutcome(False, reason, ticket.id)
+            return LinkOutcome(False, str(reason), ticket.id, reason)
         store.record_decision(
             session,
             approval,
@@ -243,6 +253,11 @@ class ApprovalDesk:
         )
         self._decided(session, ticket, approval, contact, now)
         return LinkOutcome(True, f"recorded: {approval.status}", ticket.id)
+
+    def refusal_words(self, refusal: permissions.Refusal, language: str) -> str:
+        """Why an answer did not count, in `language` (for the links' page)."""
+        context = {"reason": refusal.code, "facts": dict(refusal.facts), "why": refusal.detail}
+        return self.mail.renderer.phrase("permission_refusal", language, context)
 
     # Outcomes -------------------------------------------------------------------------------
 
@@ -278,10 +293,12 @@ class ApprovalDesk:
         now,
     ) -> int:
         if inbound_id is not None:
-            repo.add_quarantine(session, inbound_id, now, "approval-not-counted", reason, address)
+            repo.add_quarantine(
+                session, inbound_id, now, "approval-not-counted", str(reason), address
+            )
         detail = {
             "approval": approval.id,
-            "reason": reason,
+            "reason": str(reason),
             "verdict": verdict,
             "sha256": digest,
             "inbound_id": inbound_id,

@@ -37,7 +37,7 @@ def add_copies(
                 "cc-add-refused",
                 ticket_id=ticket.id,
                 actor=sender.email,
-                detail={"address": contact.email, "reason": why},
+                detail={"address": contact.email, "reason": str(why)},
             )
             continue
         staffing.set_cc(session, ticket.id, contact.id, True)

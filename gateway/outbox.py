@@ -77,6 +77,11 @@ class Renderer:
         lang = language if self._exists(f"mail/{name}.{language}.html") else self.fallback
         return self._html.get_template(f"mail/{name}.{lang}.html").render(context)
 
+    def phrase(self, name: str, language: str, context: dict) -> str:
+        """A piece of text `mail/<name>.<lang>.txt` (no subject line) for a page or sentence."""
+        lang = language if self._exists(f"mail/{name}.{language}.txt") else self.fallback
+        return self._text.get_template(f"mail/{name}.{lang}.txt").render(context).strip()
+
     def _exists(self, path: str) -> bool:
         try:
             self._text.loader.get_source(self._text, path)

@@ -111,10 +111,24 @@ def test_j_accepte_from_a_french_admin(desk):
     assert "Votre autorisation est demandée" in request.message["Subject"]
     answer(desk, "claire@customer.example", "J’accepte", request_to="claire@customer.example")
     assert approvals(desk)[0].status == "approved"
-    assert (
-        "Votre réponse est enregistrée"
-        in desk.sink.to("claire@customer.example")[-1].message["Subject"]
-    )
+    confirmation = desk.sink.to("claire@customer.example")[-1]
+    assert "Votre réponse est enregistrée" in confirmation.message["Subject"]
+    assert "(réponse par courriel)" in confirmation.text()
+
+
+def test_a_french_contact_is_told_in_french_why_an_answer_did_not_count(desk):
+    claire = "claire@customer.example"
+    add_contact(desk.db, claire, account="Alice Co", role="admin", lang="fr")
+    open_ticket(desk)
+    ask_permission(desk)
+    answer(desk, ALICE, "APPROVE")
+    answer(desk, claire, "Je refuse.", request_to=claire)
+    told = desk.sink.to(claire)[-1]
+    assert "n'a pas été prise en compte" in told.message["Subject"]
+    assert "pour cette raison : cette demande a déjà reçu une réponse (accord)." in told.text()
+    assert "already" not in told.text()
+    staff = desk.sink.to(AGENT)[-1].text()  # staff keep the record's English sentence
+    assert "NOT counted: this request was already answered (approved)" in staff
 
 
 def test_a_second_answer_changes_nothing(desk):

@@ -44,6 +44,19 @@ TABLE: dict[Action, Rule] = {
 }
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why something is not allowed: a code that each language's templates put in words, the
+    figures those words need, and an English sentence for staff and the records."""
+
+    code: str
+    detail: str
+    facts: tuple[tuple[str, str], ...] = ()
+
+    def __str__(self) -> str:
+        return self.detail
+
+
 def relation(contact: ContactInfo, ticket: TicketInfo) -> str:
     if contact.account_id == ticket.account_id:
         return "own"
@@ -54,23 +67,32 @@ def relation(contact: ContactInfo, ticket: TicketInfo) -> str:
 
 def check(
     action: Action, contact: ContactInfo | None, ticket: TicketInfo | None, verified: bool
-) -> str | None:
-    """None when allowed, else the reason in plain words (told to the sender and to staff)."""
+) -> Refusal | None:
+    """None when allowed, else why (told to the sender, in their language, and to staff)."""
     if contact is None:
-        return "you are not a registered contact of this customer"
+        return Refusal("not-a-contact", "you are not a registered contact of this customer")
     rule = TABLE[action]
     if rule.verified and not verified:
-        return "your mail could not be verified as really sent from your address (DMARC)"
-    if ticket is None:
-        return None if contact.role in rule.roles else f"your role ({contact.role}) cannot"
-    where = relation(contact, ticket)
+        return Refusal(
+            "unverified", "your mail could not be verified as really sent from your address (DMARC)"
+        )
+    where = relation(contact, ticket) if ticket is not None else "own"
     roles = {"own": rule.roles, "reseller": rule.reseller_roles}.get(where, ())
     if where == "none":
-        return "you are not a contact of this ticket's customer account or of its reseller"
+        return Refusal(
+            "unrelated",
+            "you are not a contact of this ticket's customer account or of its reseller",
+        )
     if contact.role not in roles:
-        return f"your role ({contact.role}) does not allow this ({action.value})"
+        return Refusal(
+            "role",
+            f"your role ({contact.role}) does not allow this ({action.value})",
+            (("role", contact.role),),
+        )
+    if ticket is None:
+        return None
     if rule.own_tickets and not (_involved(contact, ticket) or _sees_account(contact, where)):
-        return "you did not open this ticket and are not in copy of it"
+        return Refusal("not-involved", "you did not open this ticket and are not in copy of it")
     return None
 
 

@@ -40,6 +40,11 @@ def test_get_shows_post_records(desk):
     assert status == 200
     assert [a.status for a in approvals(desk)] == ["approved"]
     assert page(desk, token)[0] == 409  # already answered
+    deny = re.search(r"Deny: +\S+/approval/(\S+)", text).group(1)
+    status, html = page(desk, deny, "POST")  # too late: said in both languages
+    assert status == 403 and [a.status for a in approvals(desk)] == ["approved"]
+    assert "Your answer was not recorded: this request was already answered (approved)." in html
+    assert "cette demande a déjà reçu une réponse (accord)." in html
 
 
 def test_tampered_link_page_is_refused(desk):
