@@ -55,8 +55,9 @@ class ApprovalPages:
         )
         return Page(200, _page("Permission request / Demande d'autorisation", body))
 
-    def submit(self, token: str, form: dict[str, str]) -> Page:
-        outcome = self.approvals.answer_by_link(self.db, token, self.clock(), "web")
+    def submit(self, token: str, form: dict[str, str], remote: str = "") -> Page:
+        """Records the answer, with the IP address it came from as part of its proof."""
+        outcome = self.approvals.answer_by_link(self.db, token, self.clock(), remote)
         if not outcome.counted:
             english, french = outcome.detail, outcome.detail
             if outcome.refusal is not None:

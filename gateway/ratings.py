@@ -59,7 +59,8 @@ class RatingDesk:
         return Page(200, rating_page.form(found.language, facts, chosen,
                                           previous.score if previous else None))  # fmt: skip
 
-    def submit(self, token: str, form: dict[str, str]) -> Page:
+    def submit(self, token: str, form: dict[str, str], remote: str = "") -> Page:
+        """Records the score; a rating needs no address, so `remote` is not kept."""
         now = self.clock()
         with self.db.write() as session:
             found = self._find(session, token)

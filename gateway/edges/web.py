@@ -36,7 +36,8 @@ HEADERS = {
 class Desk(Protocol):
     def show(self, token: str, query: dict[str, str]) -> Page: ...
 
-    def submit(self, token: str, form: dict[str, str]) -> Page: ...
+    def submit(self, token: str, form: dict[str, str], remote: str) -> Page:
+        """`remote` is the client's IP address, for desks that keep it as proof."""
 
     def error_page(self, problem: str) -> str: ...
 
@@ -63,7 +64,7 @@ def _handler(routes: dict[str, Desk], fallback: Desk) -> type[BaseHTTPRequestHan
                     return Page(415, desk.error_page("malformed"))
                 body = self.rfile.read(length).decode("utf-8", "replace")
                 fields = parse_qs(body, keep_blank_values=True, max_num_fields=10)
-                return desk.submit(token, _flat(fields))
+                return desk.submit(token, _flat(fields), self.client_address[0])
 
             self._answer(submit)
 

@@ -3,6 +3,7 @@ only shows the question; the answer is recorded by the confirm button's POST alo
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.error
 import urllib.request
@@ -38,7 +39,9 @@ def test_get_shows_post_records(desk):
     assert [a.status for a in approvals(desk)] == ["pending"]  # the GET recorded nothing
     status, _ = page(desk, token, "POST")
     assert status == 200
-    assert [a.status for a in approvals(desk)] == ["approved"]
+    [row] = approvals(desk)
+    assert row.status == "approved"
+    assert json.loads(row.evidence_detail)["remote"] == "127.0.0.1"  # where the answer came from
     assert page(desk, token)[0] == 409  # already answered
     deny = re.search(r"Deny: +\S+/approval/(\S+)", text).group(1)
     status, html = page(desk, deny, "POST")  # too late: said in both languages
