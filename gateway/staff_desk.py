@@ -146,6 +146,7 @@ class StaffDesk:
             outcome.sent += self.notices.notify_staff(
                 session, ticket, members, headline=f"Internal note from {staff.name}:",
                 text=body, internal=True, kind="staff-note", now=now, skip_message_id=message.id,
+                attachments=inline_relay.files(mail.attachments), html=mail.html,
             )  # fmt: skip
             repo.add_event(session, now, "note-added", ticket_id=ticket.id, actor=staff.email)
             return

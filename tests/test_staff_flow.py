@@ -164,6 +164,26 @@ def test_note_reaches_staff_only(desk):
     assert all(b"CANARY" not in m.raw for m in desk.sink.to("alice@customer.example"))
 
 
+def test_a_note_carries_its_files_and_html_to_colleagues_only(desk):
+    """A colleague must see the log an agent attached to a note, as a customer's files are."""
+    open_ticket(desk)
+    before = len(desk.sink.to("alice@customer.example"))
+    note = staff_mail(last(desk, "agent@support.example"), "/note\nThe error log is attached.")
+    note.add_alternative("<p>The error log is <b>attached</b>.</p>", subtype="html")
+    note.add_attachment(b"ERROR-LOG-CANARY line 1\n", maintype="text", subtype="plain",
+                        filename="error.log")  # fmt: skip
+    desk.send(note)
+    desk.settle()
+    copy = last(desk, "second@support.example").message
+    [log_file] = [part for part in copy.iter_attachments() if part.get_filename() == "error.log"]
+    assert log_file.get_content() == "ERROR-LOG-CANARY line 1\n"
+    html = copy.get_body(preferencelist=("html",)).get_content()
+    assert "<b>attached</b>" in html
+    assert len(desk.sink.to("alice@customer.example")) == before
+    assert all(b"ERROR-LOG-CANARY" not in m.raw for m in desk.sink.received
+               if "alice@customer.example" in m.rcpt_tos)  # fmt: skip
+
+
 def test_note_by_subject_marker(desk):
     open_ticket(desk)
     notification = last(desk, "agent@support.example")
