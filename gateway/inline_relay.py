@@ -62,6 +62,6 @@ def plain_files(
 
 
 def _showable(item: compose.OutgoingAttachment) -> bool:
-    return bool(
-        item.inline and item.content_id and inline.is_inline_image(item.content_type, item.data)
-    )
+    """An image the HTML may show by its Content-ID. Its disposition does not matter: some
+    clients mark the images their HTML shows "attachment", and readers show them in place."""
+    return bool(item.content_id and inline.is_inline_image(item.content_type, item.data))

@@ -193,6 +193,20 @@ def test_hostile_customer_html_shows_nothing_remote_or_foreign(db, notices):
         assert part.get_content_disposition() == "attachment"
 
 
+def test_an_image_marked_attachment_that_the_html_shows_stays_in_its_place(db, notices):
+    message = mail(subject="Look", body="Look at this")
+    with_html(
+        message,
+        '<p>Look at this <img src="cid:shot@x"></p>',
+        ("<shot@x>", PNG, "image/png", "shot.png", "attachment"),
+        ("<unused@x>", GIF, "image/gif", "unused.gif", "attachment"),
+    )
+    notification = notify(db, notices, bytes(message))
+    html, images = html_and_images(notification)
+    assert cids(html) == ["shot@x"] and images["shot@x"].get_content() == PNG
+    assert attached(notification) == [("unused.gif", "image/gif")]  # not shown: still sent
+
+
 # Staff to customer --------------------------------------------------------------------------
 
 
