@@ -125,7 +125,7 @@ def test_serve_splits_listener_and_processor_and_confirms_mail(served, tmp_path)
     send(port, "Site down")
     wait_for(lambda: confirmations(tmp_path, "Site down"), "the confirmation")
     # processing yields the CPU to the listener, whose clients wait for their 250
-    assert niceness(child) > niceness(server.pid)
+    assert niceness(child) > niceness(server.pid) or niceness(server.pid) == 19  # the floor
 
     os.kill(child, signal.SIGKILL)  # the processor dies: mail is still taken and kept
     send(port, "Still down")
