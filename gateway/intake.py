@@ -64,9 +64,9 @@ def identify(raw: bytes, domain: str) -> tuple[str, bool, str]:
 def accept(db: Database, mails: list[RawMail], now: datetime, domain: str) -> list[Accepted]:
     """Store each mail unless the same message is already stored; one commit for all."""
     rows = [(mail, *identify(mail.raw, domain)) for mail in mails]
-    with db.write(urgent=True) as session:  # SMTP sessions wait on this commit for their 250
+    with db.write_rows(urgent=True) as conn:  # SMTP sessions wait on this commit for their 250
         known = repo.known_inbound(
-            session, [(message_id, digest) for _, message_id, _, digest in rows]
+            conn, [(message_id, digest) for _, message_id, _, digest in rows]
         )
         fresh: dict[tuple[str, str], dict] = {}
         for mail, message_id, generated, digest in rows:
@@ -74,7 +74,9 @@ def accept(db: Database, mails: list[RawMail], now: datetime, domain: str) -> li
                 fresh.setdefault(
                     (message_id, digest), _spool_row(mail, message_id, generated, digest, now)
                 )
-        new_ids = dict(zip(fresh, repo.add_inbound(session, list(fresh.values())), strict=True))
+        new_ids = dict(
+            zip(fresh, repo.add_inbound(conn, db.vault, list(fresh.values())), strict=True)
+        )
     results: list[Accepted] = []
     for _, message_id, _, digest in rows:
         key = (message_id, digest)

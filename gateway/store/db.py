@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import Session, SQLModel, create_engine
@@ -120,6 +120,13 @@ class Database:
         mailflow.remember_created(session)  # committed: the keys it made are safe to keep
         if session.info.get("rewrite_file") and self.is_sqlite:
             self._rewrite_file()
+
+    @contextmanager
+    def write_rows(self, urgent: bool = False) -> Iterator[Connection]:
+        """Like `write`, on a bare connection: for statements that load no ORM rows (the
+        intake's spool rows), whose session would cost more than the statements themselves."""
+        with _unavailable_on_outage(), self._writer_turn(urgent), self.writer.begin() as conn:
+            yield conn
 
     def _rewrite_file(self) -> None:
         """After an erasure: SQLite keeps old row versions in free pages and in the WAL, so an

@@ -1,4 +1,5 @@
-"""Queries on the spool, tickets and messages; every function takes an open session.
+"""Queries on the spool, tickets and messages; every function takes an open session (the
+intake's two, `known_inbound` and `add_inbound`, a bare connection).
 
 Rows become core dataclasses here, so nothing outside `store` handles ORM objects.
 """
@@ -10,7 +11,8 @@ import secrets
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import event, func, insert, inspect, or_, update
+from sqlalchemy import bindparam, event, func, insert, inspect, or_, update
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from gateway.core.model import ContactInfo, StaffInfo, TicketInfo
@@ -26,6 +28,7 @@ from gateway.store.tables import (
     Quarantine,
     Ticket,
 )
+from gateway.store.vault import Vault
 
 _INBOUND_MESSAGES = "inbound_messages"  # session.info: inbound id -> first message stored
 _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
@@ -34,27 +37,34 @@ _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 # Inbound spool ----------------------------------------------------------------------------
 
 
-def known_inbound(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+# The intake runs these two on a bare connection (`Database.write_rows`), once per batch of
+# mail waiting for its 250: built once, as Core statements, so each run only looks up the
+# compiled form in SQLAlchemy's cache; no ORM session or unit of work is involved.
+_SPOOL = Inbound.__table__
+_KNOWN_INBOUND = select(_SPOOL.c.id, _SPOOL.c.message_id, _SPOOL.c.content_digest).where(
+    _SPOOL.c.message_id.in_(bindparam("message_ids", expanding=True))
+)
+_ADD_INBOUND = insert(_SPOOL).returning(_SPOOL.c.id, sort_by_parameter_order=True)
+
+
+def known_inbound(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """Ids of the stored rows among these (Message-ID, digest) pairs, in one query."""
     message_ids = sorted({message_id for message_id, _ in keys})
     if not message_ids:
         return {}
-    query = select(Inbound.id, Inbound.message_id, Inbound.content_digest).where(
-        col(Inbound.message_id).in_(message_ids)
-    )
-    return {(message_id, digest): row_id for row_id, message_id, digest in session.exec(query)}
+    rows = conn.execute(_KNOWN_INBOUND, {"message_ids": message_ids})
+    return {(message_id, digest): row_id for row_id, message_id, digest in rows}
 
 
-def add_inbound(session: Session, rows: list[dict]) -> list[int]:
-    """Store spool rows with one statement (not one ORM flush each); their ids, in order."""
+def add_inbound(conn: Connection, vault: Vault | None, rows: list[dict]) -> list[int]:
+    """Store new spool rows, sealed, with one statement; their ids, in order."""
     if not rows:
         return []
-    statement = insert(Inbound).returning(col(Inbound.id), sort_by_parameter_order=True)
     values = [
-        sealing.sealed_values(session, Inbound, {**fields, "size": len(fields["raw"])})
+        sealing.sealed_spool_values(vault, conn, {**fields, "size": len(fields["raw"])})
         for fields in rows
     ]
-    return list(session.execute(statement, values).scalars())
+    return list(conn.execute(_ADD_INBOUND, values).scalars())
 
 
 def pending_inbound(session: Session, limit: int) -> list[Inbound]:

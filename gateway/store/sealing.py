@@ -10,7 +10,8 @@ Whose data key seals what (erasing a contact destroys their key and nothing else
   requester's key;
 - a rating's comment: the key of the contact who rated;
 - mail not yet processed and mail from unknown senders: the company key.
-Only ORM rows are handled here; a bulk INSERT must pass its values through `sealed_values`.
+Only ORM rows are handled here; a bulk INSERT must pass its values through `sealed_values`
+(`sealed_spool_values` for new mail written without a session).
 """
 
 from __future__ import annotations
@@ -203,11 +204,33 @@ def sealed_values(session: Session, table: type, values: dict) -> dict:
     target = SimpleNamespace(**({c.name: None for c in table.__table__.columns} | values))
     conn, vault = session.connection(), vault_of(session)
     for column in SEALED[table]:
-        data = values[column]
-        data = data if isinstance(data, bytes) else str(data).encode("utf-8")
         key = owner_key(session, conn, table, target, column)
-        values[column] = vault.seal(conn, key, _where(table, target, column), data)
+        values[column] = _seal_value(vault, conn, key, _where(table, target, column), values)
     return values
+
+
+_SPOOL_TABLE = Inbound.__tablename__  # read once: a declared attribute, costly on every row
+
+
+def sealed_spool_values(vault: Vault | None, conn, values: dict) -> dict:
+    """`sealed_values` for a new `Inbound` row, without a session: mail not yet processed has
+    no owner but the company (the intake writes it on a bare connection, `Database.write_rows`)."""
+    if vault is None:
+        raise RuntimeError("this database has no vault: open it with a key file")
+    if values.get("contact_id") is not None:
+        raise ValueError("a spool row with a sender is sealed under their key: use sealed_values")
+    values = {**values, "row_key": values.get("row_key") or new_row_key()}
+    key = vault.fixed_key(conn, "company")
+    for column in SEALED[Inbound]:
+        where = (_SPOOL_TABLE, column, values["row_key"])
+        values[column] = _seal_value(vault, conn, key, where, values)
+    return values
+
+
+def _seal_value(vault: Vault, conn, key: int, where: tuple[str, str, str], values: dict) -> bytes:
+    data = values[where[1]]
+    data = data if isinstance(data, bytes) else str(data).encode("utf-8")
+    return vault.seal(conn, key, where, data)
 
 
 # Reading ----------------------------------------------------------------------------------
