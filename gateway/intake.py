@@ -140,6 +140,18 @@ def _spool_row(mail: RawMail, message_id: str, generated: bool, digest: str, now
     }
 
 
+def _taken(future: Future) -> Future:
+    """The future, now running, so that a waiter going away (an SMTP client hanging up) can no
+    longer cancel it: setting a cancelled future's result raises, and once did so in the
+    writer, ending its thread. For one cancelled already, a stand-in: the mail is stored all
+    the same, as it would be had the waiter left a moment later."""
+    if future.set_running_or_notify_cancel():
+        return future
+    stand_in: Future = Future()
+    stand_in.set_running_or_notify_cancel()
+    return stand_in
+
+
 class GroupCommitter:
     """A writer thread that commits whatever mail is waiting in one transaction."""
 
@@ -183,7 +195,7 @@ class GroupCommitter:
                     self._queue.put(None)
                     break
                 batch.append(more)
-            self._commit(batch)
+            self._commit([(mail, _taken(future)) for mail, future in batch])
 
     def _commit(self, batch: list[tuple[RawMail, Future]]) -> None:
         try:

@@ -61,3 +61,20 @@ def test_one_refused_mail_in_a_batch_leaves_the_others_committed(db, clock):
         senders = sorted(row.mail_from for row in session.exec(select(Inbound)))
     assert senders == ["alice@customer.example", "bob@customer.example"]
     assert commits  # the processor is woken for what was stored
+
+
+def test_a_future_cancelled_while_waiting_neither_stops_the_writer_nor_loses_its_mail(db, clock):
+    committer = GroupCommitter(db, clock, "support.example", on_commit=lambda: None)
+    gone = committer.submit(raw_mail("alice@customer.example", "Waiter went away"))
+    assert gone.cancel()  # what asyncio.wrap_future does when its SMTP client hangs up
+    stays = committer.submit(raw_mail("bob@customer.example", "Still waiting"))
+    committer.start()
+    try:
+        assert not stays.result(timeout=10).duplicate
+        later = committer.submit(raw_mail("carol@customer.example", "After it"))
+        assert not later.result(timeout=10).duplicate
+    finally:
+        committer.stop()
+    with db.read() as session:
+        senders = sorted(row.mail_from for row in session.exec(select(Inbound)))
+    assert senders == ["alice@customer.example", "bob@customer.example", "carol@customer.example"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 
@@ -43,6 +44,45 @@ class Listener(SMTP):
         await super().push(status)
 
 
+class _Replies:
+    """Carries the intake writer's outcomes back to the event loop, one wakeup for all that
+    arrive together: the writer settles a whole batch at once, and a wakeup per message (as
+    `asyncio.wrap_future` makes) costs both threads a system call and a context switch.
+    A client that hangs up cancels its waiter only, never the writer's future."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self._arrived: list[tuple[asyncio.Future, Future]] = []
+        self._lock = threading.Lock()
+
+    def waiter(self, future: Future) -> asyncio.Future:
+        waiter = self.loop.create_future()
+        future.add_done_callback(lambda done: self._arrive(waiter, done))
+        return waiter
+
+    def _arrive(self, waiter: asyncio.Future, done: Future) -> None:  # in the writer's thread
+        with self._lock:
+            self._arrived.append((waiter, done))
+            first = len(self._arrived) == 1
+        if first:
+            self.loop.call_soon_threadsafe(self._deliver)
+
+    def _deliver(self) -> None:
+        with self._lock:
+            arrived, self._arrived = self._arrived, []
+        for waiter, done in arrived:
+            if waiter.cancelled():  # the client went away meanwhile; its mail is stored
+                continue
+            if done.cancelled():
+                waiter.cancel()
+                continue
+            error = done.exception()
+            if error is None:
+                waiter.set_result(done.result())
+            else:
+                waiter.set_exception(error)
+
+
 class InboundHandler:
     def __init__(
         self,
@@ -55,6 +95,7 @@ class InboundHandler:
         self.accepted_domains = {d.lower() for d in accepted_domains}
         self.max_recipients = max_recipients
         self.max_received_headers = max_received_headers
+        self._replies: _Replies | None = None
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if len(address) > _MAX_ADDRESS or _UNSTORABLE.search(address):
@@ -91,11 +132,17 @@ class InboundHandler:
             ),
         )
         try:
-            accepted = await asyncio.wrap_future(self.submit(mail))
+            accepted = await self._waiter(self.submit(mail))
         except Exception as error:
             log.warning("could not store a message from %s: %s", peer, error)
             return "451 4.3.0 Temporary failure storing your message; please try again later"
         return f"250 2.0.0 Message accepted as #{accepted.inbound_id}"
+
+    def _waiter(self, future: Future) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        if self._replies is None or self._replies.loop is not loop:
+            self._replies = _Replies(loop)
+        return self._replies.waiter(future)
 
 
 class ListenerController(Controller):
