@@ -19,12 +19,14 @@ import threading
 from email import policy
 
 import pytest
-from conftest import add_contact, mail
+from conftest import add_contact, mail, make_config
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
-from gateway import cli
-from gateway.store.tables import Inbound, Quarantine, Ticket
+from gateway import cli, intake
+from gateway.app import Gateway
+from gateway.core.model import Envelope
+from gateway.store.tables import Inbound, Outbox, Quarantine, Ticket
 
 ALICE = "alice@customer.example"
 STRANGER = "mallory@stranger.example"
@@ -265,3 +267,35 @@ def test_failed_processing_is_parked_with_its_error_and_retried_on_command(gw, t
     assert held.inbound_id == failed[0]["id"] and held.reason == "unknown-sender"
     assert len(gw.sink.to(STRANGER)) == 1
     assert len(rows(gw.db, Ticket)) == 1
+
+
+def test_a_failure_amid_one_transaction_parks_that_message_alone(tmp_path, db_url, clock):
+    """The processor applies a transaction's messages without a savepoint each; when one fails
+    the transaction is applied again one savepoint a message: the messages around the failing
+    one are stored and confirmed exactly once, and only the failing one is parked."""
+    gateway = Gateway(make_config(tmp_path, db_url), clock=clock)
+    gateway.init()
+    for address in (ALICE, "bob@customer.example"):
+        add_contact(gateway.db, address)
+    with gateway.db.writer.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE quarantine")  # held mail cannot be stored
+    raws = [
+        intake.RawMail(
+            message.as_bytes(policy=policy.SMTP), Envelope(sender, ("support@support.example",))
+        )
+        for sender, message in (
+            (ALICE, mail(subject="First", body="before the failing one")),
+            (STRANGER, mail(sender=STRANGER, subject="Who reads this?")),
+            ("bob@customer.example", mail(sender="bob@customer.example", subject="Third")),
+        )
+    ]
+    intake.accept(gateway.db, raws, clock(), "support.example")
+
+    assert gateway.processor.run_once() == (3, 2)
+
+    statuses = [(r.mail_from, r.status) for r in rows(gateway.db, Inbound)]
+    assert statuses == [(ALICE, "done"), (STRANGER, "failed"), ("bob@customer.example", "done")]
+    assert "quarantine" in rows(gateway.db, Inbound)[1].error
+    assert [t.subject for t in rows(gateway.db, Ticket)] == ["First", "Third"]
+    assert sorted(r.kind for r in rows(gateway.db, Outbox)) == ["confirmation"] * 2
+    gateway.db.dispose()
