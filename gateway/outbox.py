@@ -113,7 +113,7 @@ def enqueue(
         return ""
     message_id = compose.new_message_id(message_domain)
     raw = compose.build(compose.without_cards(draft), message_id, now)
-    row = outbox_rows.add(
+    outbox_id = outbox_rows.add(
         session,
         created_at=now,
         kind=kind,
@@ -128,8 +128,9 @@ def enqueue(
     )
     if envelope_from:
         key = mailflow.installation_secret(session, "verp")
-        row.mail_from = bounces.verp_address(envelope_from, row.id, key)
-        session.add(row)
+        outbox_rows.set_mail_from(
+            session, outbox_id, bounces.verp_address(envelope_from, outbox_id, key)
+        )
     return message_id
 
 

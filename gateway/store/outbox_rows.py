@@ -9,23 +9,39 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
 
+from gateway.store import sealing
 from gateway.store.tables import Outbox
 
 LEASE = timedelta(minutes=5)
 
 
-def add(session: Session, **fields) -> Outbox:
+# Written at once with one statement each, not as ORM rows: no caller holds the row, and an
+# ORM row's construction and flush cost several times the statements.
+_INSERT = insert(Outbox.__table__).returning(Outbox.__table__.c.id)
+_SET_MAIL_FROM = (
+    update(Outbox.__table__)
+    .where(Outbox.__table__.c.id == bindparam("outbox_id"))
+    .values(mail_from=bindparam("mail_from"))
+)
+
+
+def add(session: Session, **fields) -> int:
+    """Queue one mail (`raw` sealed on the way); its id."""
     rcpts = fields["rcpt_to"]
-    row = Outbox(
-        **{**fields, "rcpt_to": json.dumps(rcpts)},
-        recipient_key=rcpts[0].lower() if rcpts else "",
-    )
-    session.add(row)
-    session.flush()
-    return row
+    values = {
+        "status": "pending", "attempts": 0, "last_error": None, "sent_at": None,
+        "dedupe_key": None, **fields, "rcpt_to": json.dumps(rcpts),
+        "recipient_key": rcpts[0].lower() if rcpts else "",
+    }  # fmt: skip
+    return session.execute(_INSERT, sealing.sealed_values(session, Outbox, values)).scalar_one()
+
+
+def set_mail_from(session: Session, outbox_id: int, mail_from: str) -> None:
+    """The envelope sender of a queued mail (a VERP address names the row's id)."""
+    session.execute(_SET_MAIL_FROM, {"outbox_id": outbox_id, "mail_from": mail_from})
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> list[Outbox]:
