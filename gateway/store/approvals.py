@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from gateway.store import repo
@@ -35,10 +36,13 @@ def add_request(
     return row
 
 
+_BY_TOKEN = select(Approval).where(Approval.token == bindparam("token"))  # asked for each reply
+
+
 def by_token(session: Session, token: str | None) -> Approval | None:
     if not token:
         return None
-    return session.exec(select(Approval).where(Approval.token == token)).first()
+    return session.exec(_BY_TOKEN, params={"token": token}).first()
 
 
 def by_id(session: Session, approval_id: int) -> Approval | None:

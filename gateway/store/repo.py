@@ -1,7 +1,9 @@
 """Queries on the spool, tickets and messages; every function takes an open session (the
 intake's two, `known_inbound` and `add_inbound`, a bare connection).
 
-Rows become core dataclasses here, so nothing outside `store` handles ORM objects.
+Rows become core dataclasses here, so nothing outside `store` handles ORM objects. The
+queries every processed mail asks are built once, with bound parameters: built at each call, a
+statement took longer to put together than to run.
 """
 
 from __future__ import annotations
@@ -74,12 +76,15 @@ def pending_inbound(session: Session, limit: int) -> list[Inbound]:
     return list(session.exec(query))
 
 
+_PENDING_ROW = select(Inbound).where(Inbound.id == bindparam("id"), Inbound.status == "pending")
+_PENDING_ROW_LOCKED = _PENDING_ROW.with_for_update(skip_locked=True)
+
+
 def lock_pending_inbound(session: Session, inbound_id: int) -> Inbound | None:
     """The row if it is still pending and no other processor holds it."""
-    query = select(Inbound).where(Inbound.id == inbound_id, Inbound.status == "pending")
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return session.exec(query).first()
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    query = _PENDING_ROW_LOCKED if postgresql else _PENDING_ROW
+    return session.exec(query, params={"id": inbound_id}).first()
 
 
 def finish_inbound(
@@ -131,6 +136,7 @@ def contact_info(row: Contact) -> ContactInfo:
 
 
 _CONTACTS = "contacts-by-address"  # session.info: what this transaction found, until it writes
+_CONTACT_BY_INDEX = select(Contact).where(Contact.email_hmac == bindparam("key"))
 
 
 def find_contact(session: Session, email: str) -> ContactInfo | None:
@@ -139,7 +145,7 @@ def find_contact(session: Session, email: str) -> ContactInfo | None:
     key = sealing.email_index(session, email)
     found = session.info.setdefault(_CONTACTS, {})
     if key not in found:
-        row = session.exec(select(Contact).where(Contact.email_hmac == key)).first()
+        row = session.exec(_CONTACT_BY_INDEX, params={"key": key}).first()
         found[key] = contact_info(row) if row else None
     return found[key]
 
@@ -168,10 +174,13 @@ def ticket_info(row: Ticket) -> TicketInfo:
     )  # fmt: skip
 
 
+_TICKET_BY_TOKEN = select(Ticket).where(Ticket.reply_token == bindparam("token"))
+
+
 def ticket_by_token(session: Session, token: str | None) -> TicketInfo | None:
     if not token:
         return None
-    row = session.exec(select(Ticket).where(Ticket.reply_token == token)).first()
+    row = session.exec(_TICKET_BY_TOKEN, params={"token": token}).first()
     return ticket_info(row) if row else None
 
 
@@ -180,21 +189,22 @@ def ticket_by_id(session: Session, ticket_id: int | None) -> TicketInfo | None:
     return ticket_info(row) if row else None
 
 
+_REFS = bindparam("refs", expanding=True)
+_STORED_REFERENCES = select(Message.message_id, Message.ticket_id).where(
+    or_(col(Message.message_id).in_(_REFS), col(Message.header_message_id).in_(_REFS))
+)
+_SENT_REFERENCES = select(Outbox.message_id, Outbox.ticket_id).where(
+    col(Outbox.message_id).in_(_REFS), col(Outbox.ticket_id).is_not(None)
+)
+
+
 def ticket_by_references(session: Session, references: tuple[str, ...]) -> TicketInfo | None:
     """The ticket of the first referenced Message-ID we stored or sent."""
     if not references:
         return None
     refs = list(references[:50])
-    stored = session.exec(
-        select(Message.message_id, Message.ticket_id).where(
-            or_(col(Message.message_id).in_(refs), col(Message.header_message_id).in_(refs))
-        )
-    ).all()
-    sent = session.exec(
-        select(Outbox.message_id, Outbox.ticket_id).where(
-            col(Outbox.message_id).in_(refs), col(Outbox.ticket_id).is_not(None)
-        )
-    ).all()
+    stored = session.exec(_STORED_REFERENCES, params={"refs": refs}).all()
+    sent = session.exec(_SENT_REFERENCES, params={"refs": refs}).all()
     by_id = {mid: tid for mid, tid in list(stored) + list(sent)}
     for ref in refs:
         if ref in by_id:
@@ -218,9 +228,11 @@ def get_ticket(session: Session, ticket_id: int) -> Ticket | None:
     return session.get(Ticket, ticket_id)
 
 
+_MESSAGE_ID = select(Message.id).where(Message.message_id == bindparam("message_id"))
+
+
 def message_id_taken(session: Session, message_id: str) -> bool:
-    query = select(Message.id).where(Message.message_id == message_id)
-    return session.exec(query).first() is not None
+    return session.exec(_MESSAGE_ID, params={"message_id": message_id}).first() is not None
 
 
 def add_message(session: Session, **fields) -> Message:
@@ -321,17 +333,20 @@ def last_event_at(session: Session, kind: str, actor: str) -> datetime | None:
     return session.exec(query).first()
 
 
+_AUTO_MAIL_COUNTS = select(
+    func.count(Outbox.id).filter(col(Outbox.created_at) > bindparam("hour_ago")),
+    func.count(Outbox.id),
+).where(
+    Outbox.recipient_key == bindparam("address"),
+    col(Outbox.automatic).is_(True),
+    Outbox.created_at > bindparam("day_ago"),
+)
+
+
 def auto_mail_counts(session: Session, address: str, now: datetime) -> tuple[int, int]:
     """Automatic mails queued to `address` in the last hour and the last day (one query)."""
-    query = select(
-        func.count(Outbox.id).filter(col(Outbox.created_at) > now - timedelta(hours=1)),
-        func.count(Outbox.id),
-    ).where(
-        Outbox.recipient_key == address.lower(),
-        col(Outbox.automatic).is_(True),
-        Outbox.created_at > now - timedelta(days=1),
-    )
-    hour, day = session.exec(query).one()
+    since = {"hour_ago": now - timedelta(hours=1), "day_ago": now - timedelta(days=1)}
+    hour, day = session.exec(_AUTO_MAIL_COUNTS, params={"address": address.lower(), **since}).one()
     return hour, day
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from gateway.store.tables import (
@@ -88,13 +88,16 @@ def set_watch(session: Session, ticket_id: int, staff_id: int, on: bool) -> None
         session.delete(row)
 
 
+_CCS = (  # asked for each reply: built once
+    select(Contact)
+    .join(TicketCc, col(TicketCc.contact_id) == col(Contact.id))
+    .where(TicketCc.ticket_id == bindparam("ticket_id"))
+)
+
+
 def ccs(session: Session, ticket_id: int) -> list[Contact]:
-    query = (
-        select(Contact)
-        .join(TicketCc, col(TicketCc.contact_id) == col(Contact.id))
-        .where(TicketCc.ticket_id == ticket_id)
-    )
-    return sorted(session.exec(query), key=lambda contact: contact.email)  # sealed in the database
+    rows = session.exec(_CCS, params={"ticket_id": ticket_id})
+    return sorted(rows, key=lambda contact: contact.email)  # sealed in the database
 
 
 def set_cc(session: Session, ticket_id: int, contact_id: int, on: bool) -> None:
