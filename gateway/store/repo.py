@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from gateway.core.model import ContactInfo, StaffInfo, TicketInfo
 from gateway.store import sealing, staffing
 from gateway.store.tables import (
+    Account,
     Attachment,
     Blob,
     Contact,
@@ -165,6 +166,18 @@ def find_staff(session: Session, email: str) -> StaffInfo | None:
 
 
 # Tickets and messages ---------------------------------------------------------------------
+
+
+_HELD = "rows-held"  # session.info: the tickets and accounts this transaction loaded
+
+
+@event.listens_for(Session, "loaded_as_persistent")
+def _hold(session: Session, row) -> None:
+    """Tickets and accounts stay in the session until its transaction ends, so asking again
+    for one by id reads nothing: the session keeps a row only while something refers to it,
+    and a reply found by its token asked for that ticket by id four times more."""
+    if isinstance(row, Ticket | Account):
+        session.info.setdefault(_HELD, []).append(row)
 
 
 def ticket_info(row: Ticket) -> TicketInfo:
