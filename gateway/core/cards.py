@@ -35,6 +35,11 @@ _SOFT_GAP = re.compile(
     f"(?:{_SP}|{_ZW}|{_DASH}){{0,12}}(?:=?\r?\n(?:[ \t]*>)*)?(?:{_SP}|{_ZW}){{0,30}}"
 )
 _SOFT_MARK = re.compile(f"\n|{_ZW}")
+# 13 digits with at most gap characters (40 at most) between them: text without such a run
+# holds no card number, and most text (a Date or Received header, a short reply) has none, so
+# the scan below is skipped for it. Possessive: a long run of spaces is not tried again.
+_GAP_CHAR = f"(?:{_SP}|{_ZW}|{_DASH}|[=\r\n>])"
+_MAYBE_CARD = re.compile(f"\\d(?:{_GAP_CHAR}{{0,40}}+\\d){{{_MIN - 1}}}")
 
 # Choices, measured with scripts/measure-cards:
 # - Masking is in place, digit by digit, rather than normalised to "411111******1111": tags,
@@ -61,7 +66,7 @@ def redact(text: str, *, card_seen: bool = False) -> Redaction:
     """Mask card numbers in plain text. `card_seen`: a card was found elsewhere in the same
     message (say, the body), so labelled security codes here are masked even without one."""
     masks, found, codes = _scan(text, card_seen)
-    return Redaction(_apply(text, masks), found, codes)
+    return Redaction(_apply(text, masks) if masks else text, found, codes)
 
 
 def redact_html(html: str, *, card_seen: bool = False) -> Redaction:
@@ -144,6 +149,8 @@ def _gap_kind(gap: str) -> int:
 
 
 def _scan(text: str, card_seen: bool) -> tuple[set[int], int, int]:
+    if not card_seen and not _MAYBE_CARD.search(text):
+        return set(), 0, 0  # no card, so no security code to look for either
     runs = _runs(text)
     masks: set[int] = set()
     card_runs: set[int] = set()
