@@ -26,8 +26,10 @@ class BounceDesk:
     ) -> int | None:
         """Mails queued, or None when the message is not a bounce of ours."""
         to_us = bounces.is_bounce_address(envelope.rcpt_tos, self.base)
+        if not to_us and envelope.mail_from not in ("", "<>"):
+            return None  # the usual case, settled without reading the mail again
         report = bounces.read_report(row.raw, mail.subject)
-        if not to_us and (report is None or envelope.mail_from not in ("", "<>")):
+        if not to_us and report is None:
             return None
         key = mailflow.installation_secret(session, "verp")
         outbox_id = bounces.verp_outbox_id(envelope.rcpt_tos, self.base, key)
