@@ -88,12 +88,27 @@ def lock_pending_inbound(session: Session, inbound_id: int) -> Inbound | None:
     return session.exec(query, params={"id": inbound_id}).first()
 
 
+_SPOOL = Inbound.__table__
+_FINISH = (
+    update(_SPOOL)
+    .where(_SPOOL.c.id == bindparam("row_id"))
+    .values(
+        status=bindparam("new_status", type_=_SPOOL.c.status.type),
+        processed_at=bindparam("at", type_=_SPOOL.c.processed_at.type),
+        error=bindparam("reason", type_=_SPOOL.c.error.type),
+        attempts=_SPOOL.c.attempts + 1,
+    )
+)
+
+
 def finish_inbound(
     session: Session, row: Inbound, status: str, now: datetime, error: str | None
 ) -> None:
-    row.status, row.processed_at, row.error = status, now, error
-    row.attempts += 1
-    session.add(row)
+    """One statement, not an ORM update (whose flush cost several times the statement); the
+    row object reads the columns again if asked (a rolled-back savepoint may undo them)."""
+    params = {"row_id": row.id, "new_status": status, "at": now, "reason": error}
+    session.execute(_FINISH, params)
+    session.expire(row, ["status", "processed_at", "error", "attempts"])
 
 
 def earlier_inbound_with_message_id(session: Session, row: Inbound) -> bool:
