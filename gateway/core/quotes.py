@@ -8,6 +8,7 @@ keep more, and we never return nothing when the author wrote something.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -50,6 +51,7 @@ def new_text(text: str, html: str = "") -> str:
     return extract(text, html).text
 
 
+@functools.lru_cache(maxsize=8)  # a reply's new text is asked to store it and to read it
 def extract(text: str, html: str = "") -> NewText:
     """Like `new_text`, also saying which strategy decided (for `explain` and tests)."""
     plain = _normalise(text)
