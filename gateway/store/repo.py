@@ -13,7 +13,17 @@ import secrets
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, event, func, insert, inspect, or_, update
+from sqlalchemy import (
+    bindparam,
+    event,
+    func,
+    insert,
+    inspect,
+    literal_column,
+    or_,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
@@ -218,22 +228,23 @@ def ticket_by_id(session: Session, ticket_id: int | None) -> TicketInfo | None:
 
 
 _REFS = bindparam("refs", expanding=True)
-_STORED_REFERENCES = select(Message.message_id, Message.ticket_id).where(
-    or_(col(Message.message_id).in_(_REFS), col(Message.header_message_id).in_(_REFS))
-)
-_SENT_REFERENCES = select(Outbox.message_id, Outbox.ticket_id).where(
-    col(Outbox.message_id).in_(_REFS), col(Outbox.ticket_id).is_not(None)
-)
+_REFERENCED = union_all(  # stored messages first, then sent mail (which wins a tie)
+    select(literal_column("0").label("sent"), Message.message_id, Message.ticket_id).where(
+        or_(col(Message.message_id).in_(_REFS), col(Message.header_message_id).in_(_REFS))
+    ),
+    select(literal_column("1").label("sent"), Outbox.message_id, Outbox.ticket_id).where(
+        col(Outbox.message_id).in_(_REFS), col(Outbox.ticket_id).is_not(None)
+    ),
+).order_by("sent")
 
 
 def ticket_by_references(session: Session, references: tuple[str, ...]) -> TicketInfo | None:
-    """The ticket of the first referenced Message-ID we stored or sent."""
+    """The ticket of the first referenced Message-ID we stored or sent (one query)."""
     if not references:
         return None
     refs = list(references[:50])
-    stored = session.exec(_STORED_REFERENCES, params={"refs": refs}).all()
-    sent = session.exec(_SENT_REFERENCES, params={"refs": refs}).all()
-    by_id = {mid: tid for mid, tid in list(stored) + list(sent)}
+    found = session.execute(_REFERENCED, {"refs": refs}).all()
+    by_id = {mid: tid for _, mid, tid in found}
     for ref in refs:
         if ref in by_id:
             return ticket_by_id(session, by_id[ref])
