@@ -56,17 +56,20 @@ def remember_created(session: Session) -> None:
 
 
 # Asked before each automatic mail is queued: built once (built per call, the statement took
-# longer to put together than to run).
-_BOUNCING = select(Bouncing.address).where(
-    col(Bouncing.address).in_(bindparam("addresses", expanding=True)),
-    col(Bouncing.cleared_at).is_(None),
+# longer to put together than to run), on the table's columns (a plain statement, at half the
+# cost through the ORM; the session still flushes pending rows first).
+_BOUNCING_ROWS = Bouncing.__table__.c
+_BOUNCING = select(_BOUNCING_ROWS.address).where(
+    _BOUNCING_ROWS.address.in_(bindparam("addresses", expanding=True)),
+    _BOUNCING_ROWS.cleared_at.is_(None),
 )
 
 
 def bouncing(session: Session, addresses: list[str]) -> set[str]:
     if not addresses:
         return set()
-    return set(session.exec(_BOUNCING, params={"addresses": [a.lower() for a in addresses]}))
+    found = session.execute(_BOUNCING, {"addresses": [a.lower() for a in addresses]})
+    return set(found.scalars())
 
 
 def mark_bouncing(
