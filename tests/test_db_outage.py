@@ -269,33 +269,38 @@ def test_failed_processing_is_parked_with_its_error_and_retried_on_command(gw, t
     assert len(rows(gw.db, Ticket)) == 1
 
 
-def test_a_failure_amid_one_transaction_parks_that_message_alone(tmp_path, db_url, clock):
+@pytest.mark.parametrize("failing", [1, 2], ids=["amid", "last"])
+def test_a_failure_in_one_transaction_parks_that_message_alone(tmp_path, db_url, clock, failing):
     """The processor applies a transaction's messages without a savepoint each; when one fails
-    the transaction is applied again one savepoint a message: the messages around the failing
-    one are stored and confirmed exactly once, and only the failing one is parked."""
+    (amid the transaction or as its last message) the transaction is applied again one
+    savepoint a message: the others are stored and confirmed exactly once, and only the
+    failing one is parked."""
     gateway = Gateway(make_config(tmp_path, db_url), clock=clock)
     gateway.init()
     for address in (ALICE, "bob@customer.example"):
         add_contact(gateway.db, address)
     with gateway.db.writer.begin() as connection:
         connection.exec_driver_sql("DROP TABLE quarantine")  # held mail cannot be stored
+    senders = [ALICE, "bob@customer.example"]
+    senders.insert(failing, STRANGER)
     raws = [
         intake.RawMail(
-            message.as_bytes(policy=policy.SMTP), Envelope(sender, ("support@support.example",))
+            mail(sender=sender, subject=f"Mail {n}").as_bytes(policy=policy.SMTP),
+            Envelope(sender, ("support@support.example",)),
         )
-        for sender, message in (
-            (ALICE, mail(subject="First", body="before the failing one")),
-            (STRANGER, mail(sender=STRANGER, subject="Who reads this?")),
-            ("bob@customer.example", mail(sender="bob@customer.example", subject="Third")),
-        )
+        for n, sender in enumerate(senders)
     ]
     intake.accept(gateway.db, raws, clock(), "support.example")
 
     assert gateway.processor.run_once() == (3, 2)
 
-    statuses = [(r.mail_from, r.status) for r in rows(gateway.db, Inbound)]
-    assert statuses == [(ALICE, "done"), (STRANGER, "failed"), ("bob@customer.example", "done")]
-    assert "quarantine" in rows(gateway.db, Inbound)[1].error
-    assert [t.subject for t in rows(gateway.db, Ticket)] == ["First", "Third"]
+    parked = rows(gateway.db, Inbound)
+    assert [(r.mail_from, r.status) for r in parked] == [
+        (sender, "failed" if sender == STRANGER else "done") for sender in senders
+    ]
+    assert "quarantine" in parked[failing].error
+    assert [t.subject for t in rows(gateway.db, Ticket)] == [
+        f"Mail {n}" for n, sender in enumerate(senders) if sender != STRANGER
+    ]
     assert sorted(r.kind for r in rows(gateway.db, Outbox)) == ["confirmation"] * 2
     gateway.db.dispose()
