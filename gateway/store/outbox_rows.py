@@ -24,7 +24,7 @@ _INSERT = insert(Outbox.__table__).returning(Outbox.__table__.c.id)
 _SET_MAIL_FROM = (
     update(Outbox.__table__)
     .where(Outbox.__table__.c.id == bindparam("outbox_id"))
-    .values(mail_from=bindparam("mail_from"))
+    .values(mail_from=bindparam("return_path"))
 )
 
 
@@ -41,7 +41,7 @@ def add(session: Session, **fields) -> int:
 
 def set_mail_from(session: Session, outbox_id: int, mail_from: str) -> None:
     """The envelope sender of a queued mail (a VERP address names the row's id)."""
-    session.execute(_SET_MAIL_FROM, {"outbox_id": outbox_id, "mail_from": mail_from})
+    session.execute(_SET_MAIL_FROM, {"outbox_id": outbox_id, "return_path": mail_from})
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> list[Outbox]:
