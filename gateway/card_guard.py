@@ -26,17 +26,20 @@ def redact(item):
     return dataclasses.replace(item, mail=finding.mail), finding
 
 
-def settle(session, notices, row, finding: card_mail.CardFinding, now: datetime) -> int:
-    """After a message was applied: keep the safe raw copy; returns the number of mails queued."""
+def settle(
+    session, notices, row, finding: card_mail.CardFinding, now: datetime
+) -> tuple[int, dict]:
+    """After a message was applied: the number of mails queued, and the spool row's values
+    that keep the safe raw copy (`repo.finish_inbound` writes them)."""
     original = row.raw
     header_found = card_mail.header_cards(original)
     message = repo.message_for_inbound(session, row.id)
     author = message.author_contact_id if message is not None else None
     found = finding.any or header_found > 0
     kept = card_mail.redacted_raw(original, finding.mail) if found else original
-    privacy_rows.keep_processed_raw(session, row, kept, author)
+    values = privacy_rows.processed_raw(session, row, kept, author)
     if not found:
-        return 0
+        return 0, values
     ticket_id = message.ticket_id if message is not None else None
     repo.add_event(
         session, now, "card-number-redacted", ticket_id=ticket_id,
@@ -44,8 +47,8 @@ def settle(session, notices, row, finding: card_mail.CardFinding, now: datetime)
                 "security_codes": finding.codes},
     )  # fmt: skip
     if message is None or author is None or "automatic" in message.flags:
-        return 0  # staff, unknown senders and auto-replies get no notice
-    return _notice(session, notices, message, author, now)
+        return 0, values  # staff, unknown senders and auto-replies get no notice
+    return _notice(session, notices, message, author, now), values
 
 
 def _notice(session, notices, message, contact_id: int, now: datetime) -> int:

@@ -218,9 +218,10 @@ class Processor:
             return 0
         item, cards = card_guard.redact(item)  # before anything is stored or echoed
         queued = self._handle(session, row, item.mail, now, item.verdict, item.message_id_reused)
-        queued += card_guard.settle(session, self.notices, row, cards, now)
+        noticed, kept = card_guard.settle(session, self.notices, row, cards, now)
+        queued += noticed
         queued += privacy_requests.settle(session, self.staff_notices, row, item.mail, now)
-        repo.finish_inbound(session, row, "done", now, None)
+        repo.finish_inbound(session, row, "done", now, None, kept)  # with the raw copy kept
         return queued
 
     def _handle(self, session, row: Inbound, mail: ParsedMail, now: datetime,

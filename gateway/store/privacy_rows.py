@@ -9,7 +9,7 @@ import json
 import re
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, or_, update
+from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from gateway.store import sealing
@@ -27,29 +27,16 @@ from gateway.store.tables import (
     Ticket,
 )
 
-_SPOOL = Inbound.__table__
-_KEEP_RAW = (
-    update(_SPOOL)
-    .where(_SPOOL.c.id == bindparam("row_id"))
-    .values(
-        raw=bindparam("kept", type_=_SPOOL.c.raw.type),
-        contact_id=bindparam("sender_id", type_=_SPOOL.c.contact_id.type),
-        original_sha256=bindparam("sha256", type_=_SPOOL.c.original_sha256.type),
-    )
-)
 
-
-def keep_processed_raw(session: Session, row: Inbound, raw: bytes, contact_id: int | None) -> None:
-    """Replace the raw bytes as received by the copy safe to keep, sealed under the sender's
-    key (the company key for staff and unknown senders), even when unchanged; record the
-    original's SHA-256. One statement, not an ORM update (whose flush cost several times it);
-    the row object reads the columns again if asked."""
-    sha256 = hashlib.sha256(row.raw).hexdigest()
+def processed_raw(session: Session, row: Inbound, raw: bytes, contact_id: int | None) -> dict:
+    """The spool row's values once processed: the raw bytes as received replaced by the copy
+    safe to keep, sealed under the sender's key (the company key for staff and unknown
+    senders), even when unchanged, and the original's SHA-256 (`repo.finish_inbound` writes
+    them with the row's status, in one statement)."""
     target = {"row_key": row.row_key, "contact_id": contact_id, "raw": raw}
     sealed = sealing.sealed_values(session, Inbound, target)["raw"]
-    params = {"row_id": row.id, "kept": sealed, "sender_id": contact_id, "sha256": sha256}
-    session.execute(_KEEP_RAW, params)
-    session.expire(row, ["raw", "contact_id", "original_sha256"])
+    return {"raw": sealed, "contact_id": contact_id,
+            "original_sha256": hashlib.sha256(row.raw).hexdigest()}  # fmt: skip
 
 
 def outbox_key_taken(session: Session, dedupe_key: str) -> bool:

@@ -12,6 +12,7 @@ import json
 import secrets
 from datetime import datetime, timedelta
 from types import SimpleNamespace
+from typing import TypeVar
 
 from sqlalchemy import (
     bindparam,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
 from gateway.core.model import ContactInfo, StaffInfo, TicketInfo
@@ -101,7 +103,6 @@ def lock_pending_inbound(session: Session, inbound_id: int) -> Inbound | None:
     return session.exec(query, params={"id": inbound_id}).first()
 
 
-_SPOOL = Inbound.__table__
 _FINISH = (
     update(_SPOOL)
     .where(_SPOOL.c.id == bindparam("row_id"))
@@ -112,16 +113,33 @@ _FINISH = (
         attempts=_SPOOL.c.attempts + 1,
     )
 )
+_FINISH_KEEPING = _FINISH.values(
+    raw=bindparam("kept", type_=_SPOOL.c.raw.type),
+    contact_id=bindparam("sender_id", type_=_SPOOL.c.contact_id.type),
+    original_sha256=bindparam("sha256", type_=_SPOOL.c.original_sha256.type),
+)
 
 
 def finish_inbound(
-    session: Session, row: Inbound, status: str, now: datetime, error: str | None
+    session: Session,
+    row: Inbound,
+    status: str,
+    now: datetime,
+    error: str | None,
+    kept: dict | None = None,
 ) -> None:
-    """One statement, not an ORM update (whose flush cost several times the statement); the
-    row object reads the columns again if asked (a rolled-back savepoint may undo them)."""
+    """One statement, not an ORM update (whose flush cost several times the statement), which
+    also writes the raw copy kept (`privacy_rows.processed_raw`) when given; the row object
+    reads the columns again if asked (a rolled-back savepoint may undo them)."""
     params = {"row_id": row.id, "new_status": status, "at": now, "reason": error}
-    session.execute(_FINISH, params)
-    session.expire(row, ["status", "processed_at", "error", "attempts"])
+    if kept is None:
+        session.execute(_FINISH, params)
+        session.expire(row, ["status", "processed_at", "error", "attempts"])
+        return
+    params |= {"kept": kept["raw"], "sender_id": kept["contact_id"],
+               "sha256": kept["original_sha256"]}  # fmt: skip
+    session.execute(_FINISH_KEEPING, params)
+    session.expire(row, ["status", "processed_at", "error", "attempts", *kept])
 
 
 def earlier_inbound_with_message_id(session: Session, row: Inbound) -> bool:
@@ -260,10 +278,7 @@ def new_reply_token() -> str:
 
 
 def create_ticket(session: Session, **fields) -> Ticket:
-    row = Ticket(reply_token=new_reply_token(), **fields)
-    session.add(row)
-    session.flush()
-    return row
+    return _insert(session, Ticket(reply_token=new_reply_token(), **fields))
 
 
 def get_ticket(session: Session, ticket_id: int) -> Ticket | None:
@@ -278,12 +293,54 @@ def message_id_taken(session: Session, message_id: str) -> bool:
 
 
 def add_message(session: Session, **fields) -> Message:
-    row = Message(**fields)
-    session.add(row)
-    session.flush()
+    row = _insert(session, Message(**fields))
     if row.inbound_id is not None:
         session.info.setdefault(_INBOUND_MESSAGES, {}).setdefault(row.inbound_id, row)
     return row
+
+
+# Tickets and messages are written with one Core statement each, then attached to the session
+# as if just loaded: the ORM's flush of one new row cost more than its statement. Callers
+# still get the ORM row (they change it, and the session finds it by id without a query).
+_INSERTED = "rows-inserted"  # session.info: (savepoint or None, row) written by `_insert`
+_COLUMNS = {kind: [c.name for c in kind.__table__.columns if c.name != "id"]
+            for kind in (Ticket, Message)}  # fmt: skip
+_INSERT = {kind: insert(kind.__table__).returning(kind.__table__.c.id) for kind in _COLUMNS}
+_Row = TypeVar("_Row", Ticket, Message)
+
+
+def _insert(session: Session, row: _Row) -> _Row:
+    """Write `row` sealed, as a flush would, and attach it to the session, unchanged."""
+    kind = type(row)
+    values = {name: row.__dict__[name] for name in _COLUMNS[kind] if name in row.__dict__}
+    sealed = sealing.sealed_values(session, kind, values)
+    row.id = session.execute(_INSERT[kind], sealed).scalar_one()
+    make_transient_to_detached(row)  # its values are the stored ones, plain
+    session.add(row)
+    session.info.setdefault(_INSERTED, []).append((session.get_nested_transaction(), row))
+    return row
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_inserted(session: Session, rolled_back) -> None:
+    """A rolled-back savepoint takes away the rows `_insert` wrote in it; the ORM forgets only
+    the rows it flushed itself, so these are let go here (SQLite gives their ids again)."""
+    if not rolled_back.nested:
+        return  # the whole transaction: its session is closed
+    kept = []
+    for savepoint, row in session.info.get(_INSERTED, ()):
+        if _within(savepoint, rolled_back):
+            if row in session:
+                session.expunge(row)
+        else:
+            kept.append((savepoint, row))
+    session.info[_INSERTED] = kept
+
+
+def _within(transaction, outer) -> bool:
+    while transaction is not None and transaction is not outer:
+        transaction = transaction.parent
+    return transaction is outer
 
 
 def message_for_inbound(session: Session, inbound_id: int) -> Message | None:
