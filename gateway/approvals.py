@@ -26,7 +26,7 @@ from gateway.core.quotes import new_text
 from gateway.notices import Company
 from gateway.staff_commands import Outcome
 from gateway.staff_notices import StaffNotices
-from gateway.store import accounts, mailflow, repo
+from gateway.store import accounts, mailflow, repo, spool
 from gateway.store import approvals as store
 from gateway.store.db import Database
 from gateway.store.tables import Approval, Inbound, Staff, Ticket
@@ -293,7 +293,7 @@ class ApprovalDesk:
         now,
     ) -> int:
         if inbound_id is not None:
-            repo.add_quarantine(
+            spool.add_quarantine(
                 session, inbound_id, now, "approval-not-counted", str(reason), address
             )
         detail = {

@@ -13,7 +13,7 @@ from gateway.core import bounces
 from gateway.core.model import Envelope, ParsedMail
 from gateway.staff_commands import involved_staff
 from gateway.staff_notices import StaffNotices
-from gateway.store import mailflow, outbox_rows, repo, staffing
+from gateway.store import mailflow, outbox_rows, repo, spool, staffing
 from gateway.store.tables import Inbound
 
 
@@ -38,10 +38,10 @@ class BounceDesk:
         original = outbox_rows.get(session, outbox_id) if outbox_id else None
         if original is None:
             reason = "forged or unmatched bounce" if to_us else "bounce for no mail of ours"
-            repo.add_quarantine(session, row.id, now, "bounce", reason, envelope.mail_from)
+            spool.add_quarantine(session, row.id, now, "bounce", reason, envelope.mail_from)
             return 0
         detail = report.diagnostic if report else ""
-        repo.add_quarantine(session, row.id, now, "bounce", f"outbox #{original.id}: {detail}",
+        spool.add_quarantine(session, row.id, now, "bounce", f"outbox #{original.id}: {detail}",
                             envelope.mail_from)  # fmt: skip
         if report is None or not report.permanent:
             status = report.status if report else ""

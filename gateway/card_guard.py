@@ -30,7 +30,7 @@ def settle(
     session, notices, row, finding: card_mail.CardFinding, now: datetime
 ) -> tuple[int, dict]:
     """After a message was applied: the number of mails queued, and the spool row's values
-    that keep the safe raw copy (`repo.finish_inbound` writes them)."""
+    that keep the safe raw copy (`spool.finish_inbound` writes them)."""
     original = row.raw
     header_found = card_mail.header_cards(original)
     message = repo.message_for_inbound(session, row.id)

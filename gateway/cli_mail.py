@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gateway.app import Gateway, utc_now
 from gateway.cli_output import emit
-from gateway.store import outbox_rows, repo
+from gateway.store import outbox_rows, repo, spool
 
 
 def add_commands(sub, command) -> None:
@@ -55,7 +55,7 @@ def _held_list(gw: Gateway, args) -> int:
         rows = [
             {"id": q.id, "inbound_id": q.inbound_id, "created_at": q.created_at,
              "sender": q.sender, "reason": q.reason, "detail": q.detail}
-            for q in repo.list_quarantine(session, args.limit)
+            for q in spool.list_quarantine(session, args.limit)
         ]  # fmt: skip
     emit(args, rows, ["id", "inbound_id", "created_at", "sender", "reason", "detail"])
     return 0
@@ -67,7 +67,7 @@ def _inbound_list(gw: Gateway, args) -> int:
             {"id": r.id, "received_at": r.received_at, "source": r.source,
              "mail_from": r.mail_from, "message_id": r.message_id, "size": r.size,
              "status": r.status, "error": r.error}
-            for r in repo.list_inbound(session, args.status, args.limit)
+            for r in spool.list_inbound(session, args.status, args.limit)
         ]  # fmt: skip
     emit(args, rows, ["id", "received_at", "source", "mail_from", "size", "status", "error"])
     return 0
@@ -75,7 +75,7 @@ def _inbound_list(gw: Gateway, args) -> int:
 
 def _inbound_retry(gw: Gateway, args) -> int:
     with gw.db.write() as session:
-        count = repo.retry_failed_inbound(session, args.ids)
+        count = spool.retry_failed_inbound(session, args.ids)
     print(f"{count} message(s) put back for processing")
     return 0
 

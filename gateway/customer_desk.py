@@ -14,7 +14,7 @@ from gateway.core.quotes import message_text
 from gateway.notices import Notices
 from gateway.staff_commands import involved_staff
 from gateway.staff_notices import StaffNotices
-from gateway.store import repo, staffing
+from gateway.store import repo, spool, staffing
 
 
 class CustomerDesk:
@@ -129,7 +129,7 @@ class CustomerDesk:
 
     def refuse(self, session, row, sender, mail, too_much: limits.Violation, now) -> int:
         """Over a limit: held with the reason; a known contact is told in plain words."""
-        repo.add_quarantine(session, row.id, now, too_much.reason, too_much.detail, sender.email)
+        spool.add_quarantine(session, row.id, now, too_much.reason, too_much.detail, sender.email)
         if sender.contact is None or senders.automatic_reason(mail, Envelope(row.mail_from, ())):
             return 0
         self.notices.refused(session, sender.contact, mail, too_much, now)
@@ -137,7 +137,7 @@ class CustomerDesk:
 
     def hold(self, session, row, mail, decision: Hold, now) -> int:
         sender = mail.sender.email if mail.sender else ""
-        repo.add_quarantine(session, row.id, now, decision.reason, decision.detail, sender)
+        spool.add_quarantine(session, row.id, now, decision.reason, decision.detail, sender)
         repo.add_event(
             session, now, "held", actor=sender,
             detail={"inbound_id": row.id, "reason": decision.reason},

@@ -14,7 +14,7 @@ from gateway.core import quotes, senders, threads
 from gateway.core.model import Envelope
 from gateway.intake import identify
 from gateway.process import Processor
-from gateway.store import inspect, repo
+from gateway.store import inspect, repo, spool
 
 
 def explain(processor: Processor, raw: bytes, mail_from: str, rcpt_to: str) -> dict:
@@ -46,7 +46,7 @@ def explain(processor: Processor, raw: bytes, mail_from: str, rcpt_to: str) -> d
         "new_text": {"strategy": extracted.strategy, "text": extracted.text},
     }
     with processor.db.write() as session:
-        sender = processor._sender(session, mail)
+        sender = processor.dispatcher.sender(session, mail)
         report["sender"] = {"kind": sender.kind.value, "address": sender.email or "none"}
         candidates = {
             "by_token": repo.ticket_by_token(session, keys.token),
@@ -67,8 +67,8 @@ def _dry_run(processor, session, raw, work, envelope, message_id, digest) -> dic
         mail_from=envelope.mail_from, rcpt_tos=json.dumps(list(envelope.rcpt_tos)),
         message_id=message_id, content_digest=digest, raw=raw,
     )  # fmt: skip
-    reused = repo.earlier_inbound_with_message_id(session, row)
-    processor._handle(session, row, work.mail, processor.clock(), work.verdict, reused)
+    reused = spool.earlier_inbound_with_message_id(session, row)
+    processor.dispatcher.handle(session, row, work.mail, processor.clock(), work.verdict, reused)
     new = inspect.rows_since(session, marks)
     return {
         "held": [f"{q.reason}: {q.detail}" for q in new["quarantine"]] or "no",

@@ -22,7 +22,7 @@ from email.policy import compat32
 
 from gateway.core.model import Envelope
 from gateway.core.parse import message_ids
-from gateway.store import repo
+from gateway.store import spool
 from gateway.store.db import Database, StoreUnavailable
 
 Clock = Callable[[], datetime]
@@ -103,7 +103,7 @@ def accept(db: Database, mails: list[RawMail], now: datetime, domain: str) -> li
     """Store each mail unless the same message is already stored; one commit for all."""
     rows = [(mail, *identify(mail.raw, domain)) for mail in mails]
     with db.write_rows(urgent=True) as conn:  # SMTP sessions wait on this commit for their 250
-        known = repo.known_inbound(
+        known = spool.known_inbound(
             conn, [(message_id, digest) for _, message_id, _, digest in rows]
         )
         fresh: dict[tuple[str, str], dict] = {}
@@ -113,7 +113,7 @@ def accept(db: Database, mails: list[RawMail], now: datetime, domain: str) -> li
                     (message_id, digest), _spool_row(mail, message_id, generated, digest, now)
                 )
         new_ids = dict(
-            zip(fresh, repo.add_inbound(conn, db.vault, list(fresh.values())), strict=True)
+            zip(fresh, spool.add_inbound(conn, db.vault, list(fresh.values())), strict=True)
         )
     results: list[Accepted] = []
     for _, message_id, _, digest in rows:

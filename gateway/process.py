@@ -11,7 +11,6 @@ row as `failed` with the error (raw bytes kept, so `gateway inbound retry` can r
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import traceback
@@ -20,33 +19,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from gateway import card_guard, privacy_requests, ratings
+from gateway import card_guard, privacy_requests
 from gateway.approvals import ApprovalDesk
 from gateway.bounce_desk import BounceDesk
-from gateway.core import approvals as approval_rules
-from gateway.core import border, limits, parse, threads
-from gateway.core.decide import decide
-from gateway.core.model import (
-    AddToTicket,
-    AutoMailHistory,
-    Candidates,
-    DecisionInput,
-    Envelope,
-    OpenTicket,
-    ParsedMail,
-    Policy,
-    Sender,
-    SenderKind,
-    Verdict,
-)
-from gateway.core.quotes import new_text
+from gateway.core import border, limits, parse
+from gateway.core.model import Envelope, ParsedMail, Policy, Verdict
 from gateway.customer_desk import CustomerDesk
+from gateway.dispatch import Dispatcher, envelope_of
 from gateway.errors import ParseRefused
 from gateway.notices import Notices
 from gateway.sender_auth import Authenticator
 from gateway.staff_desk import StaffDesk
 from gateway.staff_notices import StaffNotices
-from gateway.store import accounts, repo, staffing
+from gateway.store import spool
 from gateway.store.db import Database
 from gateway.store.tables import Inbound
 
@@ -97,18 +82,17 @@ class Processor:
         approvals: ApprovalDesk | None = None,
     ):
         self.db, self.notices, self.settings, self.clock = db, notices, settings, clock
-        self.staff_notices, self.staff_desk = staff_notices, staff_desk
-        self.bounce_desk, self.parser = bounce_desk, parser
+        self.staff_notices, self.parser = staff_notices, parser
         self.authenticator = authenticator or Authenticator("trusted-headers", (), None)
-        self.approvals = approvals
-        self.customers = CustomerDesk(notices, staff_notices, settings)
+        customers = CustomerDesk(notices, staff_notices, settings)
+        self.dispatcher = Dispatcher(settings, bounce_desk, staff_desk, customers, approvals)
 
     def run_once(self) -> tuple[int, int]:
         """Process a batch of pending rows; returns (processed, mails queued)."""
         with self.db.read() as session:
-            rows = repo.pending_inbound(session, self.settings.batch_size)
-            reused = repo.reused_message_ids(session, rows)
-            pending = [(row.id, row.raw, row.message_id, _envelope(row)) for row in rows]
+            rows = spool.pending_inbound(session, self.settings.batch_size)
+            reused = spool.reused_message_ids(session, rows)
+            pending = [(row.id, row.raw, row.message_id, envelope_of(row)) for row in rows]
         if not pending:
             return 0, 0
         # Parsed and verified in a thread of their own, before the write transaction (DNS
@@ -157,7 +141,7 @@ class Processor:
         while work and (limit is None or len(taken) < limit):
             taken.append(work.pop())
             item = taken[-1].result()  # parsed while the mails before it were applied
-            row = repo.lock_pending_inbound(session, item.inbound_id)
+            row = spool.lock_pending_inbound(session, item.inbound_id)
             if row is not None:  # else another processor took it, or it was done meanwhile
                 processed += 1
                 queued += self._apply_one(session, row, item, careful)
@@ -207,119 +191,23 @@ class Processor:
     def _park(session, row: Inbound, error: Exception, now: datetime) -> int:
         log.error("inbound %s failed: %s", row.id, error)
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-        repo.finish_inbound(session, row, "failed", now, detail[:2000])
+        spool.finish_inbound(session, row, "failed", now, detail[:2000])
         return 0
 
     def _apply(self, session, row: Inbound, item: _Work, now: datetime) -> int:
         if item.refused is not None:
-            repo.add_quarantine(session, row.id, now, item.refused.reason,
+            spool.add_quarantine(session, row.id, now, item.refused.reason,
                                 item.refused.detail, row.mail_from)  # fmt: skip
-            repo.finish_inbound(session, row, "done", now, None)
+            spool.finish_inbound(session, row, "done", now, None)
             return 0
         item, cards = card_guard.redact(item)  # before anything is stored or echoed
-        queued = self._handle(session, row, item.mail, now, item.verdict, item.message_id_reused)
+        queued = self.dispatcher.handle(session, row, item.mail, now, item.verdict,
+                                        item.message_id_reused)  # fmt: skip
         noticed, kept = card_guard.settle(session, self.notices, row, cards, now)
         queued += noticed
         queued += privacy_requests.settle(session, self.staff_notices, row, item.mail, now)
-        repo.finish_inbound(session, row, "done", now, None, kept)  # with the raw copy kept
+        spool.finish_inbound(session, row, "done", now, None, kept)  # with the raw copy kept
         return queued
-
-    def _handle(self, session, row: Inbound, mail: ParsedMail, now: datetime,
-                verdict: Verdict, message_id_reused: bool) -> int:  # fmt: skip
-        envelope = _envelope(row)
-        bounced = self.bounce_desk.handle(session, row, mail, envelope, now)
-        if bounced is not None:
-            return bounced
-        sender = self._sender(session, mail)
-        too_much = limits.violation(mail, self.settings.mail_limits)
-        if too_much is not None:
-            return self.customers.refuse(session, row, sender, mail, too_much, now)
-        keys = threads.keys_for(
-            mail, envelope.rcpt_tos, self.settings.support_address, self.settings.tag
-        )
-        if sender.kind is SenderKind.STAFF:
-            return self.staff_desk.handle(
-                session, row, mail, envelope, sender.staff, keys, now, verdict
-            )
-        request = self.approvals.request_for(session, keys.token) if self.approvals else None
-        answer = approval_rules.read_answer(new_text(mail.text, mail.html)) if request else None
-        if answer is not None:
-            return self.approvals.answer_by_mail(
-                session, row, mail, envelope, sender, verdict, request, answer, now
-            )
-        by_token = repo.ticket_by_token(session, keys.token)
-        if by_token is None and request is not None:  # a reply to a permission request
-            by_token = repo.ticket_by_id(session, request.ticket_id)
-        seen: dict = {}  # the clues of a reply usually all name the same ticket
-        candidates = Candidates(
-            by_token=self._surviving(session, by_token, seen),
-            by_reference=self._surviving(
-                session, repo.ticket_by_references(session, keys.references), seen
-            ),
-            by_tag=self._surviving(session, repo.ticket_by_id(session, keys.tag_number), seen),
-        )
-        flags = list(mail.defects)
-        if message_id_reused:
-            flags.append("message-id-reused")
-        decision = decide(
-            DecisionInput(
-                mail=mail,
-                envelope=envelope,
-                sender=sender,
-                keys=keys,
-                candidates=candidates,
-                history=self._history(session, sender, envelope.mail_from, now),
-                policy=self.settings.policy,
-                now=now,
-                recipients_complaints=self.settings.complaints_address.lower()
-                in (r.lower() for r in envelope.rcpt_tos),
-                flags=tuple(flags),
-                verdict=verdict,
-            )
-        )
-        if not verdict.verified:
-            flags.append("unverified")
-        if mail.removed_headers:  # forged A-R or X-Gateway-* arriving from outside
-            flags.append("foreign-headers-removed")
-        if ratings.record_by_mail(session, mail, decision, sender, now):
-            return 0  # a digit answering a satisfaction request: a rating, not a follow-up
-        if isinstance(decision, OpenTicket):
-            return self.customers.open(session, row, mail, decision, flags, now, verdict)
-        if isinstance(decision, AddToTicket):
-            return self.customers.add(session, row, mail, decision, flags, now, verdict)
-        return self.customers.hold(session, row, mail, decision, now)
-
-    @staticmethod
-    def _surviving(session, found, seen: dict):
-        """A merged ticket's mail goes to the ticket it was merged into; `seen` keeps what was
-        already looked up for this mail, by ticket id."""
-        if found is None:
-            return None
-        if found.id not in seen:
-            ticket = staffing.resolve_merged(session, repo.get_ticket(session, found.id))
-            seen[found.id] = accounts.ticket_access(session, ticket) if ticket is not None else None
-        return seen[found.id]
-
-    def _sender(self, session, mail: ParsedMail) -> Sender:
-        author = mail.sender
-        if author is None:
-            return Sender(SenderKind.STRANGER, "")
-        staff = repo.find_staff(session, author.email)
-        if staff is not None:
-            return Sender(SenderKind.STAFF, author.email, staff=staff)
-        contact = repo.find_contact(session, author.email)
-        if contact is not None:
-            return Sender(SenderKind.CONTACT, author.email, contact=contact)
-        return Sender(SenderKind.STRANGER, author.email)
-
-    def _history(self, session, sender: Sender, return_path: str, now) -> AutoMailHistory:
-        if not sender.email:
-            return AutoMailHistory()
-        hour, day = repo.auto_mail_counts(session, sender.email, now)
-        last = None
-        if sender.kind is not SenderKind.CONTACT and return_path:  # a stranger's notice goes
-            last = repo.last_event_at(session, "stranger-notice", return_path)  # to Return-Path
-        return AutoMailHistory(last_hour=hour, last_day=day, last_stranger_notice=last)
 
 
 class _Redo(Exception):
@@ -331,7 +219,3 @@ def _redo_on_failure(step: Callable, *args):
         return step(*args)
     except Exception as error:
         raise _Redo from error
-
-
-def _envelope(row: Inbound) -> Envelope:
-    return Envelope(row.mail_from, tuple(json.loads(row.rcpt_tos)), row.peer, row.source)

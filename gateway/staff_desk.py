@@ -18,7 +18,7 @@ from gateway.core.htmltext import html_to_text
 from gateway.core.model import Envelope, ParsedMail, StaffInfo, ThreadKeys, Verdict
 from gateway.core.quotes import new_text
 from gateway.staff_notices import Sent, StaffNotices
-from gateway.store import repo, staffing
+from gateway.store import repo, spool, staffing
 from gateway.store.tables import Inbound, Staff, Ticket
 
 NOTE_KINDS = ("staff-note", "staff-show")  # a reply to these stays internal
@@ -55,7 +55,7 @@ class StaffDesk:
         if verdict.result != "pass":
             return self._hold_unverified(session, row, staff, str(verdict), now)
         if staffing.staff_message_seen(session, mail.message_id):
-            repo.add_quarantine(
+            spool.add_quarantine(
                 session, row.id, now, "replayed-staff-mail",
                 "this staff Message-ID was already executed once", staff.email,
             )  # fmt: skip
@@ -188,8 +188,8 @@ class StaffDesk:
         return 1
 
     def _hold_unverified(self, session, row, staff: Staff, verdict: str, now) -> int:
-        repo.add_quarantine(session, row.id, now, "unverified-staff", verdict, staff.email)
-        held = repo.quarantine_for(session, row.id)
+        spool.add_quarantine(session, row.id, now, "unverified-staff", verdict, staff.email)
+        held = spool.quarantine_for(session, row.id)
         self.notices.alert(session, staff, verdict, held.id, now)
         repo.add_event(session, now, "staff-spoof-held", actor=staff.email,
                        detail={"inbound_id": row.id, "verdict": verdict})  # fmt: skip
@@ -198,14 +198,14 @@ class StaffDesk:
     def _record_automatic(self, session, row, staff, ticket, reason, now) -> int:
         """A staff out-of-office is never relayed; staff see it as an event on the ticket."""
         if ticket is None:
-            repo.add_quarantine(session, row.id, now, "automatic", reason, staff.email)
+            spool.add_quarantine(session, row.id, now, "automatic", reason, staff.email)
             return 0
         repo.add_event(session, now, "staff-auto-reply", ticket_id=ticket.id, actor=staff.email,
                        detail={"reason": reason, "inbound_id": row.id})  # fmt: skip
         return 0
 
     def _no_ticket(self, session, row, mail, staff, now) -> int:
-        repo.add_quarantine(
+        spool.add_quarantine(
             session, row.id, now, "staff-no-ticket",
             "staff mail names no ticket (no reference to our mail, no known tag)", staff.email,
         )  # fmt: skip

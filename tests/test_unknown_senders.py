@@ -13,7 +13,7 @@ import pytest
 from conftest import add_contact, mail
 from sqlmodel import func, select
 
-from gateway.store import repo
+from gateway.store import repo, spool
 from gateway.store.tables import Quarantine, Ticket
 
 ALICE = "alice@customer.example"
@@ -147,7 +147,7 @@ def test_automatic_mail_from_a_stranger_is_never_answered(gateway, headers, enve
     gateway.settle()
     assert gateway.sink.received == []
     with gateway.db.read() as session:
-        [held] = repo.list_quarantine(session, 10)
+        [held] = spool.list_quarantine(session, 10)
     assert held.reason == "unknown-sender" and "automatic" in held.detail
     assert count(gateway.db, Ticket) == 0
 
@@ -173,7 +173,7 @@ def test_contact_auto_reply_that_threads_nowhere_opens_no_ticket(gateway):
     assert count(gateway.db, Ticket) == 0
     assert gateway.sink.received == []  # no confirmation, no notice
     with gateway.db.read() as session:
-        [held] = repo.list_quarantine(session, 10)
+        [held] = spool.list_quarantine(session, 10)
     assert held.sender == ALICE and held.reason == "automatic"
 
 
@@ -228,7 +228,7 @@ def test_ticket_trick_stranger_writing_to_the_token_address_gets_nothing(gateway
     gateway.settle()
     assert_nothing_leaked(gateway, ticket)
     with gateway.db.read() as session:
-        [held] = [q for q in repo.list_quarantine(session, 10) if q.sender == STRANGER]
+        [held] = [q for q in spool.list_quarantine(session, 10) if q.sender == STRANGER]
     assert held.reason == "unknown-sender"
 
 

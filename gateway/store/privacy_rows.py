@@ -31,7 +31,7 @@ from gateway.store.tables import (
 def processed_raw(session: Session, row: Inbound, raw: bytes, contact_id: int | None) -> dict:
     """The spool row's values once processed: the raw bytes as received replaced by the copy
     safe to keep, sealed under the sender's key (the company key for staff and unknown
-    senders), even when unchanged, and the original's SHA-256 (`repo.finish_inbound` writes
+    senders), even when unchanged, and the original's SHA-256 (`spool.finish_inbound` writes
     them with the row's status, in one statement)."""
     target = {"row_key": row.row_key, "contact_id": contact_id, "raw": raw}
     sealed = sealing.sealed_values(session, Inbound, target)["raw"]

@@ -1,5 +1,5 @@
-"""Queries on the spool, tickets and messages; every function takes an open session (the
-intake's two, `known_inbound` and `add_inbound`, a bare connection).
+"""Queries on contacts, staff, tickets, messages and events; every function takes an open
+session (the spool's rows and the quarantine have `spool`).
 
 Rows become core dataclasses here, so nothing outside `store` handles ORM objects. The
 queries every processed mail asks are built once, with bound parameters: built at each call, a
@@ -12,7 +12,6 @@ import json
 import secrets
 from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import TypeVar
 
 from sqlalchemy import (
     bindparam,
@@ -23,156 +22,27 @@ from sqlalchemy import (
     literal_column,
     or_,
     union_all,
-    update,
 )
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
 from gateway.core.model import ContactInfo, StaffInfo, TicketInfo
-from gateway.store import sealing, staffing
+from gateway.store import row_insert, sealing, staffing
 from gateway.store.tables import (
     Account,
     Attachment,
     Blob,
     Contact,
     Event,
-    Inbound,
     Message,
     Outbox,
-    Quarantine,
     Ticket,
 )
-from gateway.store.vault import Vault
 
 _INBOUND_MESSAGES = "inbound_messages"  # session.info: inbound id -> first message stored
 # Queries for columns name the tables' columns, not the classes' attributes: they run as plain
 # statements then, at half the cost through the ORM (the session still flushes pending rows).
 _MESSAGE, _OUTBOX = Message.__table__.c, Outbox.__table__.c
 _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
-
-
-# Inbound spool ----------------------------------------------------------------------------
-
-
-# The intake runs these two on a bare connection (`Database.write_rows`), once per batch of
-# mail waiting for its 250: built once, as Core statements, so each run only looks up the
-# compiled form in SQLAlchemy's cache; no ORM session or unit of work is involved.
-_SPOOL = Inbound.__table__
-_KNOWN_INBOUND = select(_SPOOL.c.id, _SPOOL.c.message_id, _SPOOL.c.content_digest).where(
-    _SPOOL.c.message_id.in_(bindparam("message_ids", expanding=True))
-)
-_ADD_INBOUND = insert(_SPOOL).returning(_SPOOL.c.id, sort_by_parameter_order=True)
-
-
-def known_inbound(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Ids of the stored rows among these (Message-ID, digest) pairs, in one query."""
-    message_ids = sorted({message_id for message_id, _ in keys})
-    if not message_ids:
-        return {}
-    rows = conn.execute(_KNOWN_INBOUND, {"message_ids": message_ids})
-    return {(message_id, digest): row_id for row_id, message_id, digest in rows}
-
-
-def add_inbound(conn: Connection, vault: Vault | None, rows: list[dict]) -> list[int]:
-    """Store new spool rows, sealed, with one statement; their ids, in order."""
-    if not rows:
-        return []
-    values = [
-        sealing.sealed_spool_values(vault, conn, {**fields, "size": len(fields["raw"])})
-        for fields in rows
-    ]
-    return list(conn.execute(_ADD_INBOUND, values).scalars())
-
-
-def pending_inbound(session: Session, limit: int) -> list[Inbound]:
-    query = (
-        select(Inbound).where(Inbound.status == "pending").order_by(col(Inbound.id)).limit(limit)
-    )
-    return list(session.exec(query))
-
-
-_PENDING_ROW = select(Inbound).where(Inbound.id == bindparam("id"), Inbound.status == "pending")
-_PENDING_ROW_LOCKED = _PENDING_ROW.with_for_update(skip_locked=True)
-
-
-def lock_pending_inbound(session: Session, inbound_id: int) -> Inbound | None:
-    """The row if it is still pending and no other processor holds it."""
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    query = _PENDING_ROW_LOCKED if postgresql else _PENDING_ROW
-    return session.exec(query, params={"id": inbound_id}).first()
-
-
-_FINISH = (
-    update(_SPOOL)
-    .where(_SPOOL.c.id == bindparam("row_id"))
-    .values(
-        status=bindparam("new_status", type_=_SPOOL.c.status.type),
-        processed_at=bindparam("at", type_=_SPOOL.c.processed_at.type),
-        error=bindparam("reason", type_=_SPOOL.c.error.type),
-        attempts=_SPOOL.c.attempts + 1,
-    )
-)
-_FINISH_KEEPING = _FINISH.values(
-    raw=bindparam("kept", type_=_SPOOL.c.raw.type),
-    contact_id=bindparam("sender_id", type_=_SPOOL.c.contact_id.type),
-    original_sha256=bindparam("sha256", type_=_SPOOL.c.original_sha256.type),
-)
-
-
-def finish_inbound(
-    session: Session,
-    row: Inbound,
-    status: str,
-    now: datetime,
-    error: str | None,
-    kept: dict | None = None,
-) -> None:
-    """One statement, not an ORM update (whose flush cost several times the statement), which
-    also writes the raw copy kept (`privacy_rows.processed_raw`) when given; the row object
-    reads the columns again if asked (a rolled-back savepoint may undo them)."""
-    params = {"row_id": row.id, "new_status": status, "at": now, "reason": error}
-    if kept is None:
-        session.execute(_FINISH, params)
-        session.expire(row, ["status", "processed_at", "error", "attempts"])
-        return
-    params |= {"kept": kept["raw"], "sender_id": kept["contact_id"],
-               "sha256": kept["original_sha256"]}  # fmt: skip
-    session.execute(_FINISH_KEEPING, params)
-    session.expire(row, ["status", "processed_at", "error", "attempts", *kept])
-
-
-def earlier_inbound_with_message_id(session: Session, row: Inbound) -> bool:
-    query = select(Inbound.id).where(Inbound.message_id == row.message_id, Inbound.id < row.id)
-    return session.exec(query).first() is not None
-
-
-def reused_message_ids(session: Session, rows: list[Inbound]) -> set[int]:
-    """Ids of these rows whose Message-ID an earlier inbound row carried, in one query (the
-    processor asks before its write transaction, for a whole batch)."""
-    message_ids = sorted({row.message_id for row in rows})
-    if not message_ids:
-        return set()
-    query = select(Inbound.id, Inbound.message_id).where(col(Inbound.message_id).in_(message_ids))
-    first: dict[str, int] = {}
-    for row_id, message_id in session.exec(query):
-        first[message_id] = min(row_id, first.get(message_id, row_id))
-    return {row.id for row in rows if first.get(row.message_id, row.id) < row.id}
-
-
-def list_inbound(session: Session, status: str | None, limit: int) -> list[Inbound]:
-    query = select(Inbound).order_by(col(Inbound.id).desc()).limit(limit)
-    if status:
-        query = query.where(Inbound.status == status)
-    return list(session.exec(query))
-
-
-def retry_failed_inbound(session: Session, ids: list[int] | None) -> int:
-    statement = update(Inbound).where(col(Inbound.status) == "failed")
-    if ids:
-        statement = statement.where(col(Inbound.id).in_(ids))
-    result = session.execute(statement.values(status="pending", error=None))
-    return result.rowcount or 0
 
 
 # People -----------------------------------------------------------------------------------
@@ -278,7 +148,7 @@ def new_reply_token() -> str:
 
 
 def create_ticket(session: Session, **fields) -> Ticket:
-    return _insert(session, Ticket(reply_token=new_reply_token(), **fields))
+    return row_insert.insert_row(session, Ticket(reply_token=new_reply_token(), **fields))
 
 
 def get_ticket(session: Session, ticket_id: int) -> Ticket | None:
@@ -293,54 +163,10 @@ def message_id_taken(session: Session, message_id: str) -> bool:
 
 
 def add_message(session: Session, **fields) -> Message:
-    row = _insert(session, Message(**fields))
+    row = row_insert.insert_row(session, Message(**fields))
     if row.inbound_id is not None:
         session.info.setdefault(_INBOUND_MESSAGES, {}).setdefault(row.inbound_id, row)
     return row
-
-
-# Tickets and messages are written with one Core statement each, then attached to the session
-# as if just loaded: the ORM's flush of one new row cost more than its statement. Callers
-# still get the ORM row (they change it, and the session finds it by id without a query).
-_INSERTED = "rows-inserted"  # session.info: (savepoint or None, row) written by `_insert`
-_COLUMNS = {kind: [c.name for c in kind.__table__.columns if c.name != "id"]
-            for kind in (Ticket, Message)}  # fmt: skip
-_INSERT = {kind: insert(kind.__table__).returning(kind.__table__.c.id) for kind in _COLUMNS}
-_Row = TypeVar("_Row", Ticket, Message)
-
-
-def _insert(session: Session, row: _Row) -> _Row:
-    """Write `row` sealed, as a flush would, and attach it to the session, unchanged."""
-    kind = type(row)
-    values = {name: row.__dict__[name] for name in _COLUMNS[kind] if name in row.__dict__}
-    sealed = sealing.sealed_values(session, kind, values)
-    row.id = session.execute(_INSERT[kind], sealed).scalar_one()
-    make_transient_to_detached(row)  # its values are the stored ones, plain
-    session.add(row)
-    session.info.setdefault(_INSERTED, []).append((session.get_nested_transaction(), row))
-    return row
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_inserted(session: Session, rolled_back) -> None:
-    """A rolled-back savepoint takes away the rows `_insert` wrote in it; the ORM forgets only
-    the rows it flushed itself, so these are let go here (SQLite gives their ids again)."""
-    if not rolled_back.nested:
-        return  # the whole transaction: its session is closed
-    kept = []
-    for savepoint, row in session.info.get(_INSERTED, ()):
-        if _within(savepoint, rolled_back):
-            if row in session:
-                session.expunge(row)
-        else:
-            kept.append((savepoint, row))
-    session.info[_INSERTED] = kept
-
-
-def _within(transaction, outer) -> bool:
-    while transaction is not None and transaction is not outer:
-        transaction = transaction.parent
-    return transaction is outer
 
 
 def message_for_inbound(session: Session, inbound_id: int) -> Message | None:
@@ -406,25 +232,6 @@ def add_event(
         "dedupe_key": dedupe_key,
     }  # fmt: skip
     session.execute(_INSERT_EVENT, values)
-
-
-def add_quarantine(
-    session: Session, inbound_id: int, at: datetime, reason: str, detail: str, sender: str
-) -> None:
-    session.add(
-        Quarantine(
-            inbound_id=inbound_id, created_at=at, reason=reason, detail=detail, sender=sender
-        )
-    )
-
-
-def quarantine_for(session: Session, inbound_id: int) -> Quarantine | None:
-    return session.exec(select(Quarantine).where(Quarantine.inbound_id == inbound_id)).first()
-
-
-def list_quarantine(session: Session, limit: int) -> list[Quarantine]:
-    query = select(Quarantine).order_by(col(Quarantine.id).desc()).limit(limit)
-    return list(session.exec(query))
 
 
 def last_event_at(session: Session, kind: str, actor: str) -> datetime | None:
