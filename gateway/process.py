@@ -15,6 +15,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -116,6 +117,7 @@ class Processor:
         """Apply the parsed mails, last of `work` first, in short write transactions."""
         processed = queued = 0
         while work:  # short transactions: on SQLite the listener waits for the lock to say 250
+            futures.wait([work[-1]])  # parsed and verified before the lock is taken
             self.db.yield_to_urgent()
             taken: list[Future[_Work]] = []
             try:
@@ -139,6 +141,8 @@ class Processor:
         deadline = time.monotonic() + TRANSACTION_SECONDS
         processed = queued = 0
         while work and (limit is None or len(taken) < limit):
+            if taken and not work[-1].done():
+                break  # a parse or a DNS lookup still running must not hold the write lock
             taken.append(work.pop())
             item = taken[-1].result()  # parsed while the mails before it were applied
             row = spool.lock_pending_inbound(session, item.inbound_id)

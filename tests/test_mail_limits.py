@@ -87,6 +87,29 @@ def test_slow_parse_is_held_and_queue_goes_on(start_gateway, clock):
     assert tickets(gw.db) == 1  # the next message was processed by a fresh parser
 
 
+def test_a_slow_parse_holds_up_neither_the_mail_before_it_nor_smtp(start_gateway, clock):
+    """Mail is parsed while the mail before it is applied, but a parse still running never
+    holds the write lock: that mail is committed, and a new one gets its 250, meanwhile."""
+    gw = start_gateway(limits={"parse_timeout_seconds": 5, "max_mime_parts": 100_000})
+    add_contact(gw.db, "alice@customer.example")
+    first = mail(subject="Before the slow one").as_bytes()
+    envelope = Envelope("alice@customer.example", (gw.support,))
+    accept(gw.db, [RawMail(first, envelope), RawMail(multipart(40_000), envelope)],
+           clock(), "support.example")  # fmt: skip
+    gw.gw.process_worker.wake()
+    gw.wait_for(lambda: tickets(gw.db) == 1)
+    assert statuses(gw.db) == ["done", "pending"]  # the slow one is still being parsed
+    code, _ = gw.send(mail(subject="Meanwhile"))
+    assert code == 250 and statuses(gw.db)[:2] == ["done", "pending"]
+    gw.settle(timeout=30)  # the slow one ends as a ticket or held, by how fast this machine is
+    assert statuses(gw.db) == ["done", "done", "done"]
+
+
+def statuses(db) -> list[str]:
+    with db.read() as session:
+        return list(session.exec(select(Inbound.status).order_by(Inbound.id)))
+
+
 def test_memory_hungry_message_is_held(start_gateway, clock):
     gw = start_gateway(limits={"parse_memory_mb": 300})
     add_contact(gw.db, "alice@customer.example")
