@@ -9,9 +9,10 @@ from sqlalchemy import bindparam, inspect
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from gateway.store.remembered import remembered
 from gateway.store.tables import Bouncing, InstallationSecret
 
-_CREATED = "secrets_created"  # session.info: the key rows this transaction inserted
+_CREATED = remembered("secrets_created")  # session.info: the key rows this transaction inserted
 
 
 def installation_secret(session: Session, name: str) -> bytes:

@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 
 from gateway.core.model import ContactInfo, StaffInfo, TicketInfo
 from gateway.store import row_insert, sealing, staffing
+from gateway.store.remembered import remembered
 from gateway.store.tables import (
     Account,
     Attachment,
@@ -38,7 +39,9 @@ from gateway.store.tables import (
     Ticket,
 )
 
-_INBOUND_MESSAGES = "inbound_messages"  # session.info: inbound id -> first message stored
+_INBOUND_MESSAGES = remembered(
+    "inbound_messages"
+)  # session.info: inbound id -> first message stored
 # Queries for columns name the tables' columns, not the classes' attributes: they run as plain
 # statements then, at half the cost through the ORM (the session still flushes pending rows).
 _MESSAGE, _OUTBOX = Message.__table__.c, Outbox.__table__.c
@@ -52,7 +55,9 @@ def contact_info(row: Contact) -> ContactInfo:
     return ContactInfo(row.id, row.email, row.name, row.account_id, row.role, row.language)
 
 
-_CONTACTS = "contacts-by-address"  # session.info: what this transaction found, until it writes
+_CONTACTS = remembered(
+    "contacts-by-address"
+)  # session.info: what this transaction found, until it writes
 _CONTACT_BY_INDEX = select(Contact).where(Contact.email_hmac == bindparam("key"))
 
 

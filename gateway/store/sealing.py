@@ -22,6 +22,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session, attributes
 from sqlalchemy.orm.util import identity_key
 
+from gateway.store.remembered import remembered
 from gateway.store.tables import (
     Attachment,
     Blob,
@@ -76,12 +77,16 @@ def _where(kind: type, target, column: str) -> tuple[str, str, str]:
 # the ticket and its requester); otherwise one small query, remembered for the transaction.
 
 
+_CONTACT_KEYS = remembered("contact_keys")  # session.info: contact id -> its data key
+_TICKET_KEYS = remembered("ticket_keys")  # session.info: ticket id -> its requester's data key
+
+
 def _loaded(session: Session, kind: type, row_id):
     return session.identity_map.get(identity_key(kind, row_id))
 
 
 def _contact_key(session: Session, conn, contact_id: int | None) -> int:
-    cache = session.info.setdefault("contact_keys", {})
+    cache = session.info.setdefault(_CONTACT_KEYS, {})
     if contact_id not in cache:
         row = _loaded(session, Contact, contact_id)
         if row is not None and row.key_id is not None:
@@ -93,7 +98,7 @@ def _contact_key(session: Session, conn, contact_id: int | None) -> int:
 
 
 def _ticket_key(session: Session, conn, ticket_id: int) -> int:
-    cache = session.info.setdefault("ticket_keys", {})
+    cache = session.info.setdefault(_TICKET_KEYS, {})
     if ticket_id not in cache:
         row = _loaded(session, Ticket, ticket_id)
         if row is not None:

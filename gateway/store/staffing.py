@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
+from gateway.store.remembered import remembered
 from gateway.store.tables import (
     Contact,
     Department,
@@ -16,7 +17,7 @@ from gateway.store.tables import (
     Watch,
 )
 
-ACTIVE_STAFF = "active_staff"  # session.info key
+ACTIVE_STAFF = remembered("active_staff")  # session.info key
 
 
 def staff_by_id(session: Session, staff_id: int | None) -> Staff | None:
