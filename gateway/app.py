@@ -21,7 +21,7 @@ from gateway.bounce_desk import BounceDesk
 from gateway.config import Config
 from gateway.core.limits import MailLimits
 from gateway.core.model import Policy
-from gateway.edges import imap_in, parser_process, smtp_in, smtp_out, web, workers
+from gateway.edges import children, imap_in, parser_process, smtp_in, smtp_out, web, workers
 from gateway.notices import Company, Notices
 from gateway.outbox import Delivery, MailSender, Renderer, RetryPolicy
 from gateway.process import Processor, Settings
@@ -35,7 +35,8 @@ from gateway.store.vault import Vault
 log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-ROLES = ("all", "listener", "processor")
+# "smtp": an extra SMTP listener process sharing the port (`smtp.processes`), nothing else.
+ROLES = ("all", "listener", "processor", "smtp")
 # `gateway serve` by default: the listener here and the processor as a child process.
 SPLIT = "split"
 # A processor running apart from the listener cannot be woken by its commits (they share only
@@ -221,9 +222,11 @@ class Gateway:
         sweep = config.processing.sweep_seconds
         self.delivery_worker = workers.Worker("delivery", self.delivery.run_once, sweep)
         self.process_worker = workers.Worker("processor", self._process_step, sweep)
-        self.companion = None  # the processor's child process, when serving split
+        # Woken after each commit besides our own processor: the processor's child process
+        # when serving split, or in an extra listener process, `gateway serve` it tells.
+        self.companion = None
         self.committer = intake.GroupCommitter(
-            self.db, clock, company.domain, on_commit=self._accepted
+            self.db, clock, company.domain, on_commit=self.mail_committed
         )
         self.pollers = (
             build_pollers(config, self.db, clock, self.process_worker.wake)
@@ -242,8 +245,9 @@ class Gateway:
         self.role: str | None = None
         self._stopped = threading.Event()
 
-    def _accepted(self) -> None:
-        """New mail is committed: wake whoever processes it, here or in the child process."""
+    def mail_committed(self) -> None:
+        """New mail is committed, here or by an extra listener process: wake whoever processes
+        it, here or in the child process."""
         self.process_worker.wake()
         if self.companion is not None:
             self.companion.wake()
@@ -271,13 +275,15 @@ class Gateway:
             self.sender.ensure()
 
     def start(self, role: str = "all") -> None:
-        """Start the parts of `role` (returns once listening): the "listener" (SMTP, IMAP and
-        the intake writer), the "processor" (processing, delivery and the scheduler) or "all".
-        Run apart, listener and processor use two cores and share only the database."""
+        """Start the parts of `role` (returns once listening): the "listener" (SMTP, IMAP, the
+        web endpoint and the intake writer), the "processor" (processing, delivery and the
+        scheduler), "all", or "smtp" (SMTP and the intake writer only: an extra listener).
+        Run apart, they use a core each and share only the database."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         self.role = role
-        if role != "listener":
+        processing = role in ("all", "processor")
+        if processing:
             if role == "processor":
                 self.process_worker.interval = SPLIT_POLL_SECONDS
             self.parser.start()  # spawned now, not when the first mail arrives
@@ -286,7 +292,7 @@ class Gateway:
             self.jobs_worker.start()
         if role != "processor":
             self._start_listening()
-        if role != "listener":
+        if processing:
             sweep = self.config.processing.sweep_seconds
             self.scheduler = workers.make_scheduler(
                 [
@@ -305,6 +311,10 @@ class Gateway:
             self.delivery_worker.wake()
 
     def _start_listening(self) -> None:
+        smtp = self.config.smtp
+        shared = smtp.processes > 1
+        if shared and self.role != "smtp":  # the first of the processes sharing the port
+            smtp_in.refuse_taken_port(smtp.host, smtp.port)
         self.committer.start()
         handler = smtp_in.InboundHandler(
             self.committer.submit,
@@ -318,8 +328,11 @@ class Gateway:
             self.config.smtp.port,
             self.config.smtp.max_message_size,
             self.config.company.domain or socket.getfqdn(),
+            reuse_port=shared,
         )
         self.controller.start()
+        if self.role == "smtp":
+            return
         for poller in self.pollers:
             poller.start()
         pages = {"rate": self.rating_desk, "approval": ApprovalPages(self.db, self.approvals,
@@ -341,6 +354,7 @@ class Gateway:
         if self.role in ("all", "listener"):
             for poller in self.pollers:
                 poller.stop()
+        if self.role in ("all", "listener", "smtp"):
             self.committer.stop()
         if self.role in ("all", "processor"):
             self.process_worker.stop()
@@ -351,18 +365,24 @@ class Gateway:
         self._stopped.set()
 
     def serve_forever(
-        self, role: str = "all", companion=None, woken_by_stdin: bool = False
+        self, role: str = "all", companion=None, listeners=(), as_child: bool = False
     ) -> None:
         """Serve until SIGINT or SIGTERM. A `companion` (the processor's child process) is
-        woken after each commit; `woken_by_stdin` is the child's side: a byte on stdin wakes
-        the processor, and stdin closing (the listener stopped or died) stops it."""
+        woken after each commit; `listeners` are extra SMTP listener processes sharing the
+        port, whose commits wake it too. `as_child` is the children's side: stdin closing
+        (`gateway serve` stopped or died) stops this process, a byte on it wakes the
+        processor, and an extra listener writes a byte to its stdout after each commit."""
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: self._stopped.set())
+        if as_child and role == "smtp":
+            self.companion = children.Parent()
         self.start(role)
         if companion is not None:
             self.companion = companion
-            companion.start()
-        if woken_by_stdin:
+        helpers = [c for c in (companion, *listeners) if c is not None]
+        for helper in helpers:
+            helper.start()
+        if as_child:
             threading.Thread(target=self._woken_by_stdin, name="wake-pipe", daemon=True).start()
         if role == "processor":
             log.info("processing and delivering; outbound mode %s", self.config.outbound.mode)
@@ -375,8 +395,10 @@ class Gateway:
             )
         self._stopped.wait()
         self.stop()
-        if companion is not None:
-            companion.stop()
+        for helper in helpers:  # all told first: they finish what they hold side by side
+            helper.close()
+        for helper in helpers:
+            helper.stop()
 
     def _woken_by_stdin(self) -> None:
         import os

@@ -17,7 +17,7 @@ from gateway import config as config_module
 from gateway.app import ROLES, SPLIT, Gateway, utc_now
 from gateway.cli_output import emit
 from gateway.contacts_import import read_contacts
-from gateway.edges import processor_child
+from gateway.edges import children
 from gateway.store import db as store_db
 from gateway.store import directory, repo
 
@@ -77,9 +77,11 @@ def _parser() -> argparse.ArgumentParser:
         default=SPLIT,
         help="split (default): the listener (SMTP, IMAP, web) in this process and the "
         "processor (processing, delivery, scheduler) in a child process, one core each; "
-        "all: everything in one process; listener or processor: one half only",
+        "all: everything in one process; listener or processor: one half only; "
+        "smtp: an extra SMTP listener, which `smtp.processes` starts",
     )
-    serve.add_argument("--woken-by-stdin", action="store_true", help=argparse.SUPPRESS)
+    # A child of `gateway serve`: stopped by its stdin closing (edges/children.py).
+    serve.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     command("schema", _schema, "print the SQL schema generated from the models")
 
     group = sub.add_parser("departments", help="departments").add_subparsers()
@@ -126,23 +128,33 @@ def _init(gw: Gateway, args) -> int:
 
 def _serve(gw: Gateway, args) -> int:
     gw.init()
-    if args.role == SPLIT:
-        child = processor_child.ProcessorChild(_processor_command(args))
-        gw.serve_forever("listener", companion=child)
-    else:
-        if args.woken_by_stdin:  # the processor half of a split `serve`
-            processor_child.lower_priority()
-        gw.serve_forever(args.role, woken_by_stdin=args.woken_by_stdin)
+    if args.child:
+        if args.role == "processor":
+            children.lower_priority()
+        gw.serve_forever(args.role, as_child=True)
+        return 0
+    role, companion = args.role, None
+    if role == SPLIT:
+        role = "listener"
+        companion = children.Child("processor", _child_command(args, "processor"))
+    listeners = []
+    if role in ("all", "listener"):  # this process is the first of `smtp.processes`
+        listeners = [
+            children.Child(f"smtp listener {n}", _child_command(args, "smtp"),
+                           on_output=gw.mail_committed)
+            for n in range(1, gw.config.smtp.processes)
+        ]  # fmt: skip
+    gw.serve_forever(role, companion=companion, listeners=listeners)
     return 0
 
 
-def _processor_command(args) -> list[str]:
-    """This same program, as the processor half, woken through its stdin."""
+def _child_command(args, role: str) -> list[str]:
+    """This same program in another role, as a child of this one."""
     config = _config_path(args.config)
     command = [sys.executable, "-m", "gateway.cli"]
     if config is not None:
         command += ["--config", str(config.resolve())]
-    return [*command, "serve", "--role", "processor", "--woken-by-stdin"]
+    return [*command, "serve", "--role", role, "--child"]
 
 
 def _schema(gw, args) -> int:

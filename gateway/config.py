@@ -46,6 +46,7 @@ class SmtpConfig:
     max_message_size: int = 26_214_400
     max_recipients: int = 100
     max_received_headers: int = 50
+    processes: int = 1  # listener processes sharing the port (SO_REUSEPORT)
 
 
 @dataclass(frozen=True)
@@ -361,6 +362,8 @@ def _validate(config: Config, environ: Mapping[str, str]) -> None:
     for section, port in (("smtp", config.smtp.port), ("web", config.web.port)):
         if not (0 < port < 65536):
             fail(section, "port", f"out of range: {port}")
+    if not 1 <= config.smtp.processes <= 64:
+        fail("smtp", "processes", f"must be between 1 and 64, got {config.smtp.processes}")
     if config.smtp.max_message_size < 1024:
         fail("smtp", "max_message_size", "must be at least 1024 bytes")
     if not config.database.url.startswith(("sqlite:", "postgresql")):

@@ -1,6 +1,7 @@
 """`gateway serve` as users run it: the listener in one process, the processor in a child
-process (one core each). Mail sent to it is confirmed; a processor that dies is started again
-and nothing waits for it in vain; stopping the listener stops the child too."""
+process (one core each), and with `smtp.processes` more listener processes sharing the port.
+Mail sent to it is confirmed, each once; a child that dies is started again and nothing waits
+for it in vain; stopping the listener stops the children too."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import smtplib
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,13 +26,15 @@ ALICE = "alice@customer.example"
 SUPPORT = "support@support.example"
 
 
-def write_config(folder: Path, db_url: str) -> tuple[Path, int]:
+def write_config(folder: Path, db_url: str, processes: int = 1) -> tuple[Path, int]:
     port, web = free_port(), free_port()
     path = folder / "config.toml"
     path.write_text(
-        f'[database]\nurl = "{db_url}"\n[smtp]\nport = {port}\n'
+        f'[database]\nurl = "{db_url}"\n[smtp]\nport = {port}\nprocesses = {processes}\n'
         f'[web]\nport = {web}\nbase_url = "http://127.0.0.1:{web}"\n'
         '[outbound]\nmode = "maildir"\nmaildir = "outbox"\n'
+        # one customer sends all the mail here: every one of it must be confirmed
+        "[limits]\nauto_per_hour = 1000000\nauto_per_day = 1000000\n"
     )
     return path, port
 
@@ -56,16 +60,41 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def gateway_children(pid: int) -> list[int]:
-    """The processor child (the parser it runs in turn is its child, not ours)."""
+def gateway_children(pid: int, role: str = "processor") -> list[int]:
+    """The children of `gateway serve` in one role (the processor's parser is not ours)."""
     found = []
     for child in children(pid):
         try:
             command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue  # gone already
-        if b"--woken-by-stdin" in command:
+        if b"--child" in command and command[command.index(b"--role") + 1] == role.encode():
             found.append(child)
+    return found
+
+
+def sockets_on(port: int, state: str) -> set[int]:
+    """Inodes of the IPv4 TCP sockets on our side of `port` in a state ("0A" listening,
+    "01" established), from /proc/net/tcp."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rpartition(":")[2], 16) == port and fields[3] == state:
+            found.add(int(fields[9]))
+    return found
+
+
+def holders(pids: list[int], inodes: set[int]) -> set[int]:
+    """Which of `pids` hold one of these sockets open."""
+    found = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").glob("*"):
+            try:
+                link = os.readlink(fd)
+            except OSError:
+                continue
+            if link.startswith("socket:[") and int(link[8:-1]) in inodes:
+                found.add(pid)
     return found
 
 
@@ -84,16 +113,37 @@ def confirmations(folder: Path, subject: str) -> list[Path]:
     return [p for p in new.iterdir() if subject.encode() in p.read_bytes()]
 
 
+def confirmed(folder: Path, subjects: list[str]) -> dict[str, int]:
+    """How many confirmations name each subject (each file read once)."""
+    new = folder / "outbox" / "new"
+    texts = [p.read_bytes() for p in new.iterdir()] if new.exists() else []
+    return {s: sum(s.encode() in text for text in texts) for s in subjects}
+
+
 def send(port: int, subject: str) -> None:
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
         client.send_message(mail(sender=ALICE, to=SUPPORT, subject=subject))
 
 
+def send_until_accepted(port: int, subject: str, tries: int = 20) -> None:
+    """As a sending server does: a connection reset or a 4xx is tried again, the same message
+    (a copy stored before the reset is known again, and is not a second ticket)."""
+    message = mail(sender=ALICE, to=SUPPORT, subject=subject)
+    for _ in range(tries):
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+                client.send_message(message)
+            return
+        except (OSError, smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException):
+            time.sleep(0.2)
+    raise AssertionError(f"{subject!r} was never accepted")
+
+
 @pytest.fixture
-def served(tmp_path, db_url):
+def served(tmp_path, db_url, request):
     if not sys.platform.startswith("linux"):
         pytest.skip("reads the process tree from /proc")
-    config, port = write_config(tmp_path, db_url)
+    config, port = write_config(tmp_path, db_url, getattr(request, "param", 1))
     assert cli.main(["--config", str(config), "init"]) == 0
     db = Database(db_url, vault=Vault(key_file(tmp_path)))
     add_contact(db, ALICE)
@@ -111,8 +161,9 @@ def served(tmp_path, db_url):
         if server.poll() is None:
             server.kill()
             server.wait()
-        for child in gateway_children(server.pid):
-            os.kill(child, signal.SIGKILL)
+        for role in ("processor", "smtp"):
+            for child in gateway_children(server.pid, role):
+                os.kill(child, signal.SIGKILL)
 
 
 def niceness(pid: int) -> int:
@@ -137,3 +188,71 @@ def test_serve_splits_listener_and_processor_and_confirms_mail(served, tmp_path)
     server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=30) == 0
     wait_for(lambda: not Path(f"/proc/{again}").exists(), "the child to stop with it")
+
+
+def listeners(server: subprocess.Popen, port: int) -> set[int]:
+    """The processes listening on the SMTP port: `gateway serve` and its smtp children."""
+    return holders([server.pid, *gateway_children(server.pid, "smtp")], sockets_on(port, "0A"))
+
+
+@pytest.mark.parametrize("served", [2], indirect=True)
+def test_two_listener_processes_share_the_port_and_each_mail_is_confirmed_once(served, tmp_path):
+    server, port = served
+    extra = wait_for(lambda: gateway_children(server.pid, "smtp"), "the second listener")[0]
+    wait_for(lambda: listeners(server, port) == {server.pid, extra}, "both on the port")
+    # a second `gateway serve` started by mistake does not quietly take half the mail
+    second = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "--config", str(tmp_path / "config.toml"),
+         "serve"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert second.returncode != 0 and "Address already in use" in second.stderr
+
+    # the kernel spreads connections over both: each holds some of 24 open sessions
+    clients = [smtplib.SMTP("127.0.0.1", port, timeout=10) for _ in range(24)]
+    for client in clients:
+        client.ehlo()
+    assert holders([server.pid, extra], sockets_on(port, "01")) == {server.pid, extra}
+    subjects = [f"Spread {n:03d}" for n in range(len(clients))]
+    for client, subject in zip(clients, subjects, strict=True):
+        client.send_message(mail(sender=ALICE, to=SUPPORT, subject=subject))
+        client.quit()
+
+    # mail keeps flowing over many connections while the extra listener is killed and started
+    sent: list[tuple[str, float]] = []
+    done = threading.Event()
+
+    def keep_sending(worker: int) -> None:
+        for n in range(1000):
+            if done.is_set():
+                return
+            send_until_accepted(port, f"Flow {worker}-{n:03d}")
+            sent.append((f"Flow {worker}-{n:03d}", time.monotonic()))
+            time.sleep(0.05)  # a steady flow, not a flood the processor takes long to clear
+
+    senders = [threading.Thread(target=keep_sending, args=(w,)) for w in range(4)]
+    for thread in senders:
+        thread.start()
+    time.sleep(0.3)
+    os.kill(extra, signal.SIGKILL)
+    killed = time.monotonic()
+    again = wait_for(
+        lambda: [c for c in gateway_children(server.pid, "smtp") if c != extra],
+        "a new second listener",
+    )[0]
+    wait_for(lambda: listeners(server, port) == {server.pid, again}, "both on the port again")
+    back = time.monotonic()
+    time.sleep(0.3)
+    done.set()
+    for thread in senders:
+        thread.join(timeout=60)
+    assert any(killed < at < back for _, at in sent), "no mail was taken meanwhile"
+    subjects += [subject for subject, _ in sent] + ["After"]
+    send(port, "After")
+
+    wait_for(lambda: min(confirmed(tmp_path, subjects).values()) > 0, "every confirmation")
+    time.sleep(0.5)  # a second copy would follow the first closely
+    assert confirmed(tmp_path, subjects) == dict.fromkeys(subjects, 1)
+
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=30) == 0
+    wait_for(lambda: not Path(f"/proc/{again}").exists(), "the extra listener to stop with it")

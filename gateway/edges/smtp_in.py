@@ -8,8 +8,10 @@ once the row is durable, 451 if the store failed.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import re
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -146,11 +148,59 @@ class InboundHandler:
 
 
 class ListenerController(Controller):
+    """aiosmtpd's controller, bound with SO_REUSEPORT when several processes share the port
+    (`smtp.processes`): the kernel then spreads new connections over them."""
+
+    def __init__(self, *args, reuse_port: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reuse_port = reuse_port
+
     def factory(self):
         return Listener(self.handler, **self.SMTP_kwargs)
 
+    def _create_server(self):
+        # aiosmtpd 1.4 passes no socket options of its own to create_server.
+        return self.loop.create_server(
+            self._factory_invoker, host=self.hostname, port=self.port,
+            reuse_port=self.reuse_port or None,
+        )  # fmt: skip
 
-def make_controller(handler: InboundHandler, host: str, port: int, max_size: int, hostname: str):
+    def _trigger_server(self):
+        """aiosmtpd checks that its factory works by connecting to the port; with the port
+        shared, that connection may reach another process and never call ours, so the factory
+        is called in the event loop's thread instead (its session is never connected)."""
+        self.loop.call_soon_threadsafe(self._factory_invoker)
+
+
+def refuse_taken_port(host: str, port: int) -> None:
+    """Raise EADDRINUSE when something listens on host:port already. A socket bound with
+    SO_REUSEPORT shares the port with any other of the same user that set it too, so a second
+    `gateway serve` started by mistake would silently take half the mail: the first of the
+    processes checks with a bind that cannot share (SO_REUSEADDR, like asyncio's own, only
+    lets it pass connections left in TIME_WAIT)."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                               flags=socket.AI_PASSIVE)  # fmt: skip
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    raise
+                # anything else (no IPv6 here, say) is create_server's to report, or to skip
+
+
+def make_controller(
+    handler: InboundHandler,
+    host: str,
+    port: int,
+    max_size: int,
+    hostname: str,
+    reuse_port: bool = False,
+):
     # aiosmtpd logs every command line (addresses included) at INFO: personal data in the log,
     # and formatting it costs the listener about a tenth of its time under load.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
@@ -163,4 +213,5 @@ def make_controller(handler: InboundHandler, host: str, port: int, max_size: int
         enable_SMTPUTF8=True,
         decode_data=False,
         ready_timeout=10,
+        reuse_port=reuse_port,
     )

@@ -45,6 +45,9 @@ def _args() -> argparse.Namespace:
         help="comma-separated `gateway serve --role` values, one process each "
         "(e.g. all, or listener,processor); default: split, as `gateway serve` runs",
     )
+    parser.add_argument(
+        "--smtp-processes", type=int, help="`smtp.processes` (default: the gateway's default)"
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for work")
     parser.add_argument("--random-seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
@@ -71,8 +74,9 @@ def wait_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None
     raise SystemExit(f"nothing listens on port {port} after {timeout}s")
 
 
-def write_config(folder: Path, port: int, database_url: str) -> Path:
+def write_config(folder: Path, port: int, database_url: str, smtp_processes: int | None) -> Path:
     web = free_port()
+    processes = "" if smtp_processes is None else f"processes = {smtp_processes}\n"
     path = folder / "config.toml"
     path.write_text(
         f"""[company]
@@ -88,7 +92,7 @@ url = "{database_url}"
 [smtp]
 host = "127.0.0.1"
 port = {port}
-
+{processes}
 [web]
 port = {web}
 base_url = "http://127.0.0.1:{web}"
@@ -165,7 +169,7 @@ def stop(process: subprocess.Popen) -> None:
 def run_gateway(args, folder: Path, rng: random.Random) -> tuple[dict, dict, list]:
     port = free_port()
     database_url = args.database_url or "sqlite:///gateway.db"
-    config = write_config(folder, port, database_url)
+    config = write_config(folder, port, database_url, args.smtp_processes)
     persons = corpus.people(args.contacts, rng)
     (folder / "contacts.csv").write_text(corpus.contacts_csv(persons))
     gateway(config, "init")

@@ -1,0 +1,142 @@
+"""The child processes of `gateway serve`, so that its parts use more than one core.
+
+`gateway serve` listens for mail in its own process and runs the processor (`gateway serve
+--role processor`) and any extra SMTP listeners (`--role smtp`, `smtp.processes`) as children:
+each has its own interpreter lock. After each commit a listener wakes the processor with one
+byte on the processor's stdin; an extra listener tells its parent with one byte on its stdout,
+and the parent passes it on (so it reaches a processor started again meanwhile). A full pipe is
+skipped: the reader is awake already, and the processor's poll catches up. A child stops when
+its stdin closes, so it never outlives `gateway serve`; if it dies, it is started again after a
+pause that grows while it keeps dying.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+# The processor runs at a lower CPU priority: a client waiting for its 250 must not queue for a
+# core behind processing, which can fall a few seconds behind during a burst and catch up after
+# it. On a machine with a core to spare this changes nothing.
+NICENESS = 10
+FIRST_PAUSE = 1.0
+LONGEST_PAUSE = 60.0
+STOP_SECONDS = 20.0
+
+
+def lower_priority() -> None:
+    """Called in the processor before it starts its threads and its parser (which inherit it)."""
+    with contextlib.suppress(OSError, AttributeError):  # not on every platform
+        os.nice(NICENESS)
+
+
+def nudge(fd: int) -> None:
+    """One byte on a non-blocking pipe; a full pipe (the reader is awake already) or a closed
+    one (the reader is gone, or about to be started again) is skipped."""
+    with contextlib.suppress(OSError):
+        os.write(fd, b"w")
+
+
+class Parent:
+    """An extra listener's side of its stdout: a byte after each commit tells `gateway serve`,
+    which wakes the processor."""
+
+    def __init__(self, fd: int = 1):
+        self.fd = fd
+        os.set_blocking(fd, False)
+
+    def wake(self) -> None:
+        nudge(self.fd)
+
+
+class Child:
+    """One child process, kept running: `on_output` is called for what it writes to stdout."""
+
+    def __init__(self, name: str, command: list[str], on_output: Callable[[], None] | None = None):
+        self.name, self.command, self.on_output = name, command, on_output
+        self.process: subprocess.Popen | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._watcher = threading.Thread(target=self._watch, name=f"{name}-child", daemon=True)
+
+    def start(self) -> None:
+        self._spawn()
+        self._watcher.start()
+
+    def _spawn(self) -> bool:
+        with self._lock:  # not once `close` has run: nothing would ever close its stdin
+            if self._stopping.is_set():
+                return False
+            stdout = subprocess.PIPE if self.on_output else None
+            process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=stdout)
+            os.set_blocking(process.stdin.fileno(), False)
+            self.process = process
+        log.info("%s started as process %s", self.name, process.pid)
+        return True
+
+    def wake(self) -> None:
+        with self._lock:
+            process = self.process
+            if process is None or process.stdin is None or process.stdin.closed:
+                return
+            nudge(process.stdin.fileno())
+
+    def _watch(self) -> None:
+        pause = FIRST_PAUSE
+        while not self._stopping.is_set():
+            with self._lock:
+                process = self.process
+            started = time.monotonic()
+            if process.stdout is not None:
+                self._read(process.stdout)
+            code = process.wait()
+            if self._stopping.is_set():
+                return
+            if time.monotonic() - started > LONGEST_PAUSE:
+                pause = FIRST_PAUSE  # it ran well for a while: this is a new trouble
+            log.error("%s process %s exited with %s; starting it again in %.0f s",
+                      self.name, process.pid, code, pause)  # fmt: skip
+            if self._stopping.wait(pause):
+                return
+            pause = min(pause * 2, LONGEST_PAUSE)
+            if not self._spawn():
+                return
+
+    def _read(self, stdout) -> None:
+        """Until the child exits (its stdout closes); a read gathers all bytes written since
+        the last one, so a burst of commits costs one call."""
+        with stdout:
+            while os.read(stdout.fileno(), 4096):
+                self.on_output()
+
+    def close(self) -> None:
+        """Close the child's stdin: it finishes what it holds and exits."""
+        self._stopping.set()
+        with self._lock:
+            process = self.process
+            if process is not None and process.stdin is not None:
+                process.stdin.close()
+
+    def stop(self) -> None:
+        """Close the child's stdin, then wait for it to exit."""
+        self.close()
+        with self._lock:
+            process = self.process
+        if process is None:
+            return
+        try:
+            process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
