@@ -158,6 +158,23 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def listener_cpu_seconds(pid: int) -> float:
+    """User and system time so far of the SMTP listener processes: `gateway serve` itself (not
+    its processor child) and its `--role smtp` children (`smtp.processes`)."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(entry.name) == pid or (int(fields[1]) == pid and b"smtp" in command):
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def stop(process: subprocess.Popen) -> None:
     process.send_signal(signal.SIGTERM)
     try:
@@ -187,11 +204,14 @@ def run_gateway(args, folder: Path, rng: random.Random) -> tuple[dict, dict, lis
         new = sum(1 for m in mails if m.kind == "new")
         baseline = watcher.counts()
         cpu_before = sum(cpu_seconds(server.pid) for server in servers)
+        listening_before = listener_cpu_seconds(servers[0].pid)
         watcher.start(baseline["inbound"] + len(mails), baseline["mails"] + new)
         results = replay(port, args.clients, write_corpus(mails, folder / "timed.pickle"))
+        listening = listener_cpu_seconds(servers[0].pid) - listening_before
         end_to_end = watcher.finish(results["first_send"], args.timeout)
         cpu = sum(cpu_seconds(server.pid) for server in servers) - cpu_before
         end_to_end["cpu_ms"] = cpu * 1000 / len(mails)
+        end_to_end["listener_cpu_ms"] = listening * 1000 / len(mails)
         end_to_end["sanity"] = watcher.sanity()
     finally:
         for server in servers:

@@ -59,6 +59,8 @@ def table(ours: dict, null: dict | None, end_to_end: dict, sent: int) -> str:
         f"confirmation written{'' if end_to_end['done'] else '; NOT FINISHED (timeout)'})",
         f"{'gateway CPU per message':<26}{end_to_end['cpu_ms']:>10.2f}   ms (user + system, all "
         "threads; what noise from other processes moves least)",
+        f"{'listener CPU per message':<26}{end_to_end['listener_cpu_ms']:>10.2f}   ms (while the "
+        "mail is taken: the first role's process and its extra SMTP listeners)",
         f"gateway: {a['accepted']} accepted, {a['other']} other replies, {a['errors']} errors; "
         + ", ".join(f"{k} {v}" for k, v in end_to_end.get("sanity", {}).items()),
     ]
