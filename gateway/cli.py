@@ -129,8 +129,6 @@ def _init(gw: Gateway, args) -> int:
 def _serve(gw: Gateway, args) -> int:
     gw.init()
     if args.child:
-        if args.role == "processor":
-            children.lower_priority()
         gw.serve_forever(args.role, as_child=True)
         return 0
     role, companion = args.role, None

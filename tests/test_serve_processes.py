@@ -166,17 +166,11 @@ def served(tmp_path, db_url, request):
                 os.kill(child, signal.SIGKILL)
 
 
-def niceness(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[16])
-
-
 def test_serve_splits_listener_and_processor_and_confirms_mail(served, tmp_path):
     server, port = served
     child = wait_for(lambda: gateway_children(server.pid), "the processor child")[0]
     send(port, "Site down")
     wait_for(lambda: confirmations(tmp_path, "Site down"), "the confirmation")
-    # processing yields the CPU to the listener, whose clients wait for their 250
-    assert niceness(child) > niceness(server.pid) or niceness(server.pid) == 19  # the floor
 
     os.kill(child, signal.SIGKILL)  # the processor dies: mail is still taken and kept
     send(port, "Still down")

@@ -22,19 +22,9 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
-# The processor runs at a lower CPU priority: a client waiting for its 250 must not queue for a
-# core behind processing, which can fall a few seconds behind during a burst and catch up after
-# it. On a machine with a core to spare this changes nothing.
-NICENESS = 10
 FIRST_PAUSE = 1.0
 LONGEST_PAUSE = 60.0
 STOP_SECONDS = 20.0
-
-
-def lower_priority() -> None:
-    """Called in the processor before it starts its threads and its parser (which inherit it)."""
-    with contextlib.suppress(OSError, AttributeError):  # not on every platform
-        os.nice(NICENESS)
 
 
 def nudge(fd: int) -> None:
