@@ -74,7 +74,9 @@ def wait_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None
     raise SystemExit(f"nothing listens on port {port} after {timeout}s")
 
 
-def write_config(folder: Path, port: int, database_url: str, smtp_processes: int | None) -> Path:
+def write_config(
+    folder: Path, port: int, database_url: str, smtp_processes: int | None = None
+) -> Path:
     web = free_port()
     processes = "" if smtp_processes is None else f"processes = {smtp_processes}\n"
     path = folder / "config.toml"
