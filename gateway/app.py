@@ -229,7 +229,7 @@ class Gateway:
             self.db, clock, company.domain, on_commit=self.mail_committed
         )
         self.pollers = (
-            build_pollers(config, self.db, clock, self.process_worker.wake)
+            build_pollers(config, self.db, clock, self.mail_committed)
             if config.imap.enabled
             else []
         )

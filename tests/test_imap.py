@@ -8,7 +8,9 @@ import logging
 import shlex
 import ssl
 import sys
+import threading
 import time
+import traceback
 from email import message_from_bytes, policy
 
 import pytest
@@ -116,13 +118,35 @@ def process_all(gateway: Gateway) -> None:
         pass
 
 
-def wait_for(predicate, timeout=15.0) -> None:
+def wait_for(predicate, timeout=15.0, explain=None) -> None:
+    """Poll `predicate`; when it stays false, fail with what `explain` and every thread show."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+    seen = explain() if explain is not None else ""
+    raise AssertionError(f"condition not met in time\n{seen}\n{thread_stacks()}")
+
+
+def thread_stacks() -> str:
+    """Where each thread of this process is, so a stall names the call it is stuck in."""
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    return "\n".join(
+        f"--- thread {names.get(ident, ident)}\n" + "".join(traceback.format_stack(frame))
+        for ident, frame in sys._current_frames().items()
+    )
+
+
+def gateway_state(gw, server: Dovecot) -> str:
+    """The inbound rows, the mailbox folders and Dovecot's log, as a failing test reports."""
+    with gw.db.read() as session:
+        rows = [(r.id, r.status, r.error, subject_of(r.raw)) for r in session.exec(select(Inbound))]
+    return (
+        f"inbound rows: {rows}\ntickets: {[t.subject for t in tickets(gw.db)]}\n"
+        f"INBOX: {folder(server, 'INBOX')}\nProcessed: {folder(server, 'Processed')}\n"
+        f"sessions in IDLE: {server.idling()}\ndovecot log:\n{server.log()[-4000:]}"
+    )
 
 
 # Through the whole gateway -------------------------------------------------------------
@@ -154,12 +178,14 @@ def test_mail_in_the_mailbox_becomes_tickets_and_moves_unread(imap_gateway, dove
             Return_Path="<bob@customer.example>",  # as a delivering server writes it
         ),
     )
-    wait_for(lambda: len(tickets(gw.db)) == 2)
+    wait_for(lambda: len(tickets(gw.db)) == 2, explain=lambda: gateway_state(gw, dovecot))
     gw.settle()
 
     assert sorted(t.subject for t in tickets(gw.db)) == ["Invoice wrong", "Site down"]
     assert gw.sink.to("alice@customer.example") and gw.sink.to("bob@customer.example")
-    wait_for(lambda: len(folder(dovecot, "Processed")) == 2)
+    wait_for(
+        lambda: len(folder(dovecot, "Processed")) == 2, explain=lambda: gateway_state(gw, dovecot)
+    )
     assert folder(dovecot, "INBOX") == []
     assert all(b"\\Seen" not in flags for _, flags in folder(dovecot, "Processed"))
 
@@ -169,7 +195,7 @@ def test_reply_to_the_token_address_joins_its_ticket(imap_gateway, dovecot):
     gw = imap_gateway
     add_contact(gw.db, "alice@customer.example")
     append(dovecot, mail(subject="Site down"))
-    wait_for(lambda: len(tickets(gw.db)) == 1)
+    wait_for(lambda: len(tickets(gw.db)) == 1, explain=lambda: gateway_state(gw, dovecot))
     gw.settle()
     [confirmation] = gw.sink.to("alice@customer.example")
     token_address = confirmation.message["Reply-To"]
@@ -182,16 +208,20 @@ def test_reply_to_the_token_address_joins_its_ticket(imap_gateway, dovecot):
         with gw.db.read() as session:
             return len(repo.ticket_messages(session, ticket.id))
 
-    wait_for(lambda: messages() == 2)
+    wait_for(lambda: messages() == 2, explain=lambda: gateway_state(gw, dovecot))
     assert len(tickets(gw.db)) == 1
 
 
 def test_idle_picks_up_new_mail_without_waiting_for_a_poll(imap_gateway, dovecot):
     gw = imap_gateway  # polls only hourly
     add_contact(gw.db, "alice@customer.example")
-    wait_for(lambda: dovecot.idling() == 1)
+    wait_for(lambda: dovecot.idling() == 1, explain=lambda: gateway_state(gw, dovecot))
     append(dovecot, mail(subject="Arrived while idle"))
-    wait_for(lambda: [t.subject for t in tickets(gw.db)] == ["Arrived while idle"], timeout=10)
+    wait_for(
+        lambda: [t.subject for t in tickets(gw.db)] == ["Arrived while idle"],
+        timeout=10,
+        explain=lambda: gateway_state(gw, dovecot),
+    )
 
 
 # Crashes, UIDVALIDITY, store failures ---------------------------------------------------
