@@ -19,6 +19,7 @@ from gateway.approval_page import ApprovalPages
 from gateway.approvals import ApprovalDesk
 from gateway.bounce_desk import BounceDesk
 from gateway.config import Config
+from gateway.core import reading
 from gateway.core.limits import MailLimits
 from gateway.core.model import Policy
 from gateway.edges import children, imap_in, parser_process, smtp_in, smtp_out, web, workers
@@ -172,7 +173,9 @@ class Gateway:
             approvals=self.approvals,
         )
         lim = config.limits
-        self.parser = parser_process.ParserProcess(lim.parse_timeout_seconds, lim.parse_memory_mb)
+        self.parser = parser_process.ParserProcess(
+            lim.parse_timeout_seconds, lim.parse_memory_mb, reading.read_mail
+        )
         self.processor = Processor(
             self.db,
             self.notices,
@@ -203,7 +206,7 @@ class Gateway:
             ),
             clock,
             BounceDesk(staff_notices, about.bounce_address),
-            parser=self.parser,
+            reader=self.parser,
             authenticator=build_authenticator(config, resolver),
             approvals=self.approvals,
         )

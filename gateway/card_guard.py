@@ -1,7 +1,8 @@
 """Card numbers in inbound mail (invariant 7): mask them before anything is stored or echoed,
 then, once the message is applied, keep only a masked raw copy and tell the people concerned.
 
-The raw bytes as received stay sealed in the spool only while the message waits to be processed
+The numbers are masked as the mail is read (`core.reading`, in the parser's process). The raw
+bytes as received stay sealed in the spool only while the message waits to be processed
 (or fails, for replay); once it is done they are replaced by the copy `card_mail.redacted_raw`
 builds (unchanged bytes when no card number was found), sealed under the sender's key, and the
 SHA-256 of the original is recorded. Staff see a `card-number-redacted` event; the customer gets
@@ -10,41 +11,28 @@ one notice per ticket saying the number was removed and must never be sent by ma
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 
 from gateway import outbox
-from gateway.core import card_mail, threads
+from gateway.core import threads
+from gateway.core.reading import Reading
 from gateway.store import privacy_rows, repo
 
 
-def redact(item):
-    """The processing work item with its parsed mail masked, and what was found."""
-    finding = card_mail.redact_mail(item.mail)
-    if not finding.any:
-        return item, finding
-    return dataclasses.replace(item, mail=finding.mail), finding
-
-
-def settle(
-    session, notices, row, finding: card_mail.CardFinding, now: datetime
-) -> tuple[int, dict]:
+def settle(session, notices, row, reading: Reading, now: datetime) -> tuple[int, dict]:
     """After a message was applied: the number of mails queued, and the spool row's values
     that keep the safe raw copy (`spool.finish_inbound` writes them)."""
-    original = row.raw
-    header_found = card_mail.header_cards(original)
     message = repo.message_for_inbound(session, row.id)
     author = message.author_contact_id if message is not None else None
-    found = finding.any or header_found > 0
-    kept = card_mail.redacted_raw(original, finding.mail) if found else original
-    values = privacy_rows.processed_raw(session, row, kept, author)
-    if not found:
+    kept = reading.kept_raw if reading.found else row.raw
+    values = privacy_rows.processed_raw(session, row, kept, author, reading.original_sha256)
+    if not reading.found:
         return 0, values
     ticket_id = message.ticket_id if message is not None else None
     repo.add_event(
         session, now, "card-number-redacted", ticket_id=ticket_id,
-        detail={"inbound_id": row.id, "cards": finding.found + header_found,
-                "security_codes": finding.codes},
+        detail={"inbound_id": row.id, "cards": reading.cards + reading.header_cards,
+                "security_codes": reading.codes},
     )  # fmt: skip
     if message is None or author is None or "automatic" in message.flags:
         return 0, values  # staff, unknown senders and auto-replies get no notice

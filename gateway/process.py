@@ -23,8 +23,9 @@ from datetime import datetime
 from gateway import card_guard, privacy_requests
 from gateway.approvals import ApprovalDesk
 from gateway.bounce_desk import BounceDesk
-from gateway.core import border, limits, parse
+from gateway.core import border, limits
 from gateway.core.model import Envelope, ParsedMail, Policy, Verdict
+from gateway.core.reading import Reading, read_mail
 from gateway.customer_desk import CustomerDesk
 from gateway.dispatch import Dispatcher, envelope_of
 from gateway.errors import ParseRefused
@@ -66,6 +67,7 @@ class _Work:
     verdict: Verdict = Verdict()
     refused: ParseRefused | None = None
     message_id_reused: bool = False  # an earlier inbound row carried the same Message-ID
+    reading: Reading | None = None  # what the parser's process found (card numbers masked)
 
 
 class Processor:
@@ -78,12 +80,12 @@ class Processor:
         settings: Settings,
         clock: Callable[[], datetime],
         bounce_desk: BounceDesk,
-        parser: Callable[[bytes, str], ParsedMail] = parse.parse,
+        reader: Callable[[bytes, str], Reading] = read_mail,
         authenticator: Authenticator | None = None,
         approvals: ApprovalDesk | None = None,
     ):
         self.db, self.notices, self.settings, self.clock = db, notices, settings, clock
-        self.staff_notices, self.parser = staff_notices, parser
+        self.staff_notices, self.reader = staff_notices, reader
         self.authenticator = authenticator or Authenticator("trusted-headers", (), None)
         customers = CustomerDesk(notices, staff_notices, settings)
         self.dispatcher = Dispatcher(settings, bounce_desk, staff_desk, customers, approvals)
@@ -157,7 +159,8 @@ class Processor:
 
     def _parse(self, inbound_id: int, raw: bytes, message_id: str) -> _Work:
         try:
-            return _Work(inbound_id, self.parser(raw, message_id), None)
+            reading = self.reader(raw, message_id)
+            return _Work(inbound_id, reading.mail, None, reading=reading)
         except ParseRefused as refused:
             log.warning("inbound %s held: %s", inbound_id, refused)
             return _Work(inbound_id, None, str(refused), refused=refused)
@@ -204,10 +207,9 @@ class Processor:
                                 item.refused.detail, row.mail_from)  # fmt: skip
             spool.finish_inbound(session, row, "done", now, None)
             return 0
-        item, cards = card_guard.redact(item)  # before anything is stored or echoed
         queued = self.dispatcher.handle(session, row, item.mail, now, item.verdict,
                                         item.message_id_reused)  # fmt: skip
-        noticed, kept = card_guard.settle(session, self.notices, row, cards, now)
+        noticed, kept = card_guard.settle(session, self.notices, row, item.reading, now)
         queued += noticed
         queued += privacy_requests.settle(session, self.staff_notices, row, item.mail, now)
         spool.finish_inbound(session, row, "done", now, None, kept)  # with the raw copy kept

@@ -11,18 +11,17 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
+from collections.abc import Callable
 
-from gateway.core.model import ParsedMail
+from gateway.core.parse import parse
 from gateway.errors import ParseRefused
 
 log = logging.getLogger(__name__)
 
 
-def _serve(connection, memory_bytes: int) -> None:
-    """The child's loop: parse what arrives, answer ("ok", mail) or (kind, message)."""
+def _serve(connection, memory_bytes: int, read: Callable) -> None:
+    """The child's loop: read what arrives, answer ("ok", result) or (kind, message)."""
     import resource
-
-    from gateway.core.parse import parse
 
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
@@ -35,7 +34,7 @@ def _serve(connection, memory_bytes: int) -> None:
             connection.send(("memory", "the message needs more memory than allowed"))
             continue
         try:
-            connection.send(("ok", parse(raw, message_id)))
+            connection.send(("ok", read(raw, message_id)))
         except MemoryError:
             connection.send(("memory", "the message needs more memory than allowed"))
         except Exception as error:  # a parser bug: reported, the child lives on
@@ -43,16 +42,18 @@ def _serve(connection, memory_bytes: int) -> None:
 
 
 class ParserProcess:
-    """A callable `parse(raw, message_id) -> ParsedMail` backed by one child process."""
+    """A callable `read(raw, message_id)` backed by one child process: by default the parse
+    (`core.parse.parse`); `read` is any module-level function of the same arguments."""
 
-    def __init__(self, timeout_seconds: float = 5.0, memory_mb: int = 1024):
+    def __init__(self, timeout_seconds: float = 5.0, memory_mb: int = 1024, read: Callable = parse):
         self.timeout, self.memory_bytes = timeout_seconds, memory_mb * 1024 * 1024
+        self.read = read
         self._context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
         self._lock = threading.Lock()
         self._process = None
         self._connection = None
 
-    def __call__(self, raw: bytes, message_id: str) -> ParsedMail:
+    def __call__(self, raw: bytes, message_id: str):
         with self._lock:
             self._ensure()
             try:
@@ -83,7 +84,10 @@ class ParserProcess:
             return
         parent, child = self._context.Pipe()
         self._process = self._context.Process(
-            target=_serve, args=(child, self.memory_bytes), name="mail-parser", daemon=True
+            target=_serve,
+            args=(child, self.memory_bytes, self.read),
+            name="mail-parser",
+            daemon=True,
         )
         self._process.start()
         child.close()

@@ -4,7 +4,6 @@ from the proof of permission requests they answered)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from datetime import datetime
@@ -28,7 +27,9 @@ from gateway.store.tables import (
 )
 
 
-def processed_raw(session: Session, row: Inbound, raw: bytes, contact_id: int | None) -> dict:
+def processed_raw(
+    session: Session, row: Inbound, raw: bytes, contact_id: int | None, original_sha256: str
+) -> dict:
     """The spool row's values once processed: the raw bytes as received replaced by the copy
     safe to keep, sealed under the sender's key (the company key for staff and unknown
     senders), even when unchanged, and the original's SHA-256 (`spool.finish_inbound` writes
@@ -36,7 +37,7 @@ def processed_raw(session: Session, row: Inbound, raw: bytes, contact_id: int | 
     target = {"row_key": row.row_key, "contact_id": contact_id, "raw": raw}
     sealed = sealing.sealed_values(session, Inbound, target)["raw"]
     return {"raw": sealed, "contact_id": contact_id,
-            "original_sha256": hashlib.sha256(row.raw).hexdigest()}  # fmt: skip
+            "original_sha256": original_sha256}  # fmt: skip
 
 
 def outbox_key_taken(session: Session, dedupe_key: str) -> bool:
