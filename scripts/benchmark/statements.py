@@ -25,7 +25,7 @@ from benchmark.__main__ import SUPPORT, free_port, gateway, write_config
 from gateway import intake
 from gateway.app import Gateway
 from gateway.config import load
-from gateway.core import parse
+from gateway.core import reading
 from gateway.core.model import Envelope
 
 
@@ -72,7 +72,7 @@ def main() -> int:
         gateway(config, "init")
         gateway(config, "contacts", "import", str(folder / "contacts.csv"))
         gw = Gateway(load(config))
-        gw.processor.parser = parse.parse  # in this process, so its cost is counted
+        gw.processor.reader = reading.read_mail  # in this process, so its cost is counted
         _feed(gw, [corpus.new_request(p, SUPPORT, rng) for p in persons[:100]])
         _drain(gw)
         with gw.db.read() as session:
