@@ -43,7 +43,10 @@ class Rendered:
 
 
 class Renderer:
-    """jinja2 templates `mail/<name>.<lang>.txt` (first line `Subject: ...`) and `.html`."""
+    """jinja2 templates `mail/<name>.<lang>.txt` (first line `Subject: ...`) and `.html`.
+
+    Templates are read once per process (a changed template is used after a restart): looking
+    at the files again for each mail cost more than rendering a confirmation's text."""
 
     def __init__(self, templates_dir: Path, fallback_language: str = "en"):
         self.fallback = fallback_language
@@ -52,12 +55,15 @@ class Renderer:
             autoescape=False,
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
+            auto_reload=False,
         )
         self._html = jinja2.Environment(
             loader=jinja2.FileSystemLoader(templates_dir),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
+            auto_reload=False,
         )
+        self._found: dict[str, bool] = {}
         for environment in (self._text, self._html):  # mail people answer starts with it
             environment.globals["reply_marker"] = REPLY_MARKER
 
@@ -83,11 +89,15 @@ class Renderer:
         return self._text.get_template(f"mail/{name}.{lang}.txt").render(context).strip()
 
     def _exists(self, path: str) -> bool:
-        try:
-            self._text.loader.get_source(self._text, path)
-        except jinja2.TemplateNotFound:
-            return False
-        return True
+        found = self._found.get(path)
+        if found is None:
+            try:
+                self._text.loader.get_source(self._text, path)
+                found = True
+            except jinja2.TemplateNotFound:
+                found = False
+            self._found[path] = found
+        return found
 
 
 def enqueue(
