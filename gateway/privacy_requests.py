@@ -14,8 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from gateway import compose, outbox, privacy
-from gateway.core import privacy_request, threads
-from gateway.core.quotes import new_text
+from gateway.core import threads
 from gateway.store import repo
 
 HOW_TO = (
@@ -28,9 +27,9 @@ HOW_TO = (
 )
 
 
-def settle(session, staff_notices, row, mail, now: datetime) -> int:
-    """After a customer's mail was applied: if it is a privacy request, say so to staff."""
-    kind = privacy_request.detect(mail.subject, new_text(mail.text, mail.html))
+def settle(session, staff_notices, row, kind: str | None, now: datetime) -> int:
+    """After a customer's mail was applied: if it is a privacy request (`kind`, found as the
+    mail was read: `core.reading`), say so to staff."""
     if kind is None:
         return 0
     message = repo.message_for_inbound(session, row.id)

@@ -23,7 +23,7 @@ from datetime import datetime
 from gateway import card_guard, privacy_requests
 from gateway.approvals import ApprovalDesk
 from gateway.bounce_desk import BounceDesk
-from gateway.core import border, limits
+from gateway.core import border, limits, quotes
 from gateway.core.model import Envelope, ParsedMail, Policy, Verdict
 from gateway.core.reading import Reading, read_mail
 from gateway.customer_desk import CustomerDesk
@@ -105,7 +105,7 @@ class Processor:
             work = [ahead.submit(self._prepare, *item, item[0] in reused) for item in pending]
             work.reverse()
             try:
-                return self._apply_all(work)
+                return self._apply_all(work, {row.id: row for row in rows})
             finally:
                 for future in work:  # a failed batch need not wait for the rest to parse
                     future.cancel()
@@ -115,8 +115,9 @@ class Processor:
         item = self._authenticate(self._parse(inbound_id, raw, message_id), raw, envelope)
         return replace(item, message_id_reused=reused)
 
-    def _apply_all(self, work: list[Future[_Work]]) -> tuple[int, int]:
-        """Apply the parsed mails, last of `work` first, in short write transactions."""
+    def _apply_all(self, work: list[Future[_Work]], rows: dict[int, Inbound]) -> tuple[int, int]:
+        """Apply the parsed mails, last of `work` first, in short write transactions; `rows`
+        are their spool rows as read before (detached, taken into each transaction)."""
         processed = queued = 0
         while work:  # short transactions: on SQLite the listener waits for the lock to say 250
             futures.wait([work[-1]])  # parsed and verified before the lock is taken
@@ -124,19 +125,20 @@ class Processor:
             taken: list[Future[_Work]] = []
             try:
                 with self.db.write() as session:
-                    done = self._apply_some(session, work, taken, careful=False)
+                    done = self._apply_some(session, work, taken, rows, careful=False)
             except _Redo as redo:
                 log.info("a message failed (%s): its transaction is applied again, one "
                          "savepoint a message", type(redo.__cause__).__name__)  # fmt: skip
                 work.extend(reversed(taken))
                 self.db.yield_to_urgent()
                 with self.db.write() as session:
-                    done = self._apply_some(session, work, [], careful=True, limit=len(taken))
+                    done = self._apply_some(session, work, [], rows, careful=True, limit=len(taken))
             processed, queued = processed + done[0], queued + done[1]
         return processed, queued
 
     def _apply_some(self, session, work: list[Future[_Work]], taken: list[Future[_Work]],
-                    careful: bool, limit: int | None = None) -> tuple[int, int]:  # fmt: skip
+                    rows: dict[int, Inbound], careful: bool,
+                    limit: int | None = None) -> tuple[int, int]:  # fmt: skip
         """Apply items from the end of `work` (noted in `taken`) until the transaction has run
         long enough, an urgent writer waits or `limit` items were taken; (processed, queued).
         Not `careful`: a failure raises `_Redo`, and the caller rolls the transaction back."""
@@ -147,7 +149,7 @@ class Processor:
                 break  # a parse or a DNS lookup still running must not hold the write lock
             taken.append(work.pop())
             item = taken[-1].result()  # parsed while the mails before it were applied
-            row = spool.lock_pending_inbound(session, item.inbound_id)
+            row = spool.lock_pending_inbound(session, rows[item.inbound_id])
             if row is not None:  # else another processor took it, or it was done meanwhile
                 processed += 1
                 queued += self._apply_one(session, row, item, careful)
@@ -207,11 +209,15 @@ class Processor:
                                 item.refused.detail, row.mail_from)  # fmt: skip
             spool.finish_inbound(session, row, "done", now, None)
             return 0
+        mail, own_words = item.mail, item.reading.own_words
+        if own_words is not None:  # found as the mail was read: not looked for again here
+            quotes.remember(mail.text, mail.html, own_words)
         queued = self.dispatcher.handle(session, row, item.mail, now, item.verdict,
                                         item.message_id_reused)  # fmt: skip
         noticed, kept = card_guard.settle(session, self.notices, row, item.reading, now)
         queued += noticed
-        queued += privacy_requests.settle(session, self.staff_notices, row, item.mail, now)
+        kind = item.reading.privacy_kind
+        queued += privacy_requests.settle(session, self.staff_notices, row, kind, now)
         spool.finish_inbound(session, row, "done", now, None, kept)  # with the raw copy kept
         return queued
 

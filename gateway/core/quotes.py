@@ -8,8 +8,8 @@ keep more, and we never return nothing when the author wrote something.
 
 from __future__ import annotations
 
-import functools
 import re
+import threading
 from dataclasses import dataclass
 
 from gateway.core import quote_lines as q
@@ -51,9 +51,31 @@ def new_text(text: str, html: str = "") -> str:
     return extract(text, html).text
 
 
-@functools.lru_cache(maxsize=8)  # a reply's new text is asked to store it and to read it
 def extract(text: str, html: str = "") -> NewText:
     """Like `new_text`, also saying which strategy decided (for `explain` and tests)."""
+    found = _found.get((text, html))
+    if found is None:
+        found = _extract_text(text, html)
+        remember(text, html, found)
+    return found
+
+
+# A reply's new text is asked more than once (to store it, to read an answer in it), and the
+# parser's process finds it before the processor asks: a few recent answers are kept here.
+_found: dict[tuple[str, str], NewText] = {}
+_FOUND_KEPT = 8
+_found_lock = threading.Lock()  # the processor's threads both read mail
+
+
+def remember(text: str, html: str, found: NewText) -> None:
+    """Keep what `extract(text, html)` gives (found elsewhere, e.g. in the parser's process)."""
+    with _found_lock:
+        _found[(text, html)] = found
+        while len(_found) > _FOUND_KEPT:
+            del _found[next(iter(_found))]  # the oldest
+
+
+def _extract_text(text: str, html: str) -> NewText:
     plain = _normalise(text)
     if not html.strip():
         return _extract(plain.split("\n"), plain)

@@ -261,6 +261,8 @@ def _open_columns(session: Session, target, columns) -> None:
 
 
 def _on_load(target, context) -> None:
+    if context is None:  # `merge(load=False)`: copied from a row that was opened when loaded
+        return
     if type(target) is Contact:
         _remember_contact_key(context.session, target)
     _open_columns(context.session, target, SEALED[type(target)])

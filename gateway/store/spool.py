@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, inspect, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
@@ -52,15 +52,24 @@ def pending_inbound(session: Session, limit: int) -> list[Inbound]:
     return list(session.exec(query))
 
 
-_PENDING_ROW = select(Inbound).where(Inbound.id == bindparam("id"), Inbound.status == "pending")
-_PENDING_ROW_LOCKED = _PENDING_ROW.with_for_update(skip_locked=True)
+_STILL_PENDING = select(_SPOOL.c.id).where(
+    _SPOOL.c.id == bindparam("row_id"), _SPOOL.c.status == "pending"
+)
+_STILL_PENDING_LOCKED = _STILL_PENDING.with_for_update(skip_locked=True)
 
 
-def lock_pending_inbound(session: Session, inbound_id: int) -> Inbound | None:
-    """The row if it is still pending and no other processor holds it."""
+def lock_pending_inbound(session: Session, row: Inbound) -> Inbound | None:
+    """`row` (as `pending_inbound` read it, before this transaction) in this session, if it is
+    still pending and no other processor holds it. Only its status is read again: a pending
+    row's other columns change only when it is finished, so reading them all (and opening the
+    sealed raw bytes) again cost more than the check."""
     postgresql = session.get_bind().dialect.name == "postgresql"
-    query = _PENDING_ROW_LOCKED if postgresql else _PENDING_ROW
-    return session.exec(query, params={"id": inbound_id}).first()
+    query = _STILL_PENDING_LOCKED if postgresql else _STILL_PENDING
+    if session.execute(query, {"row_id": row.id}).first() is None:
+        return None
+    merged = session.merge(row, load=False)
+    inspect(merged).info.update(inspect(row).info)  # whether its raw bytes were erased
+    return merged
 
 
 _FINISH = (
