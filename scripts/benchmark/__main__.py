@@ -160,6 +160,24 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def processor_cpu_seconds() -> float:
+    """User and system time so far of the processes that apply mail (`--role processor` or
+    `all`), without their parser child: one interpreter lock, the stage end to end waits on."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        role = command[command.index(b"--role") + 1] if b"--role" in command else b""
+        if b"serve" in command and role in (b"processor", b"all"):
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def listener_cpu_seconds(pid: int) -> float:
     """User and system time so far of the SMTP listener processes: `gateway serve` itself (not
     its processor child) and its `--role smtp` children (`smtp.processes`)."""
@@ -207,13 +225,16 @@ def run_gateway(args, folder: Path, rng: random.Random) -> tuple[dict, dict, lis
         baseline = watcher.counts()
         cpu_before = sum(cpu_seconds(server.pid) for server in servers)
         listening_before = listener_cpu_seconds(servers[0].pid)
+        applying_before = processor_cpu_seconds()
         watcher.start(baseline["inbound"] + len(mails), baseline["mails"] + new)
         results = replay(port, args.clients, write_corpus(mails, folder / "timed.pickle"))
         listening = listener_cpu_seconds(servers[0].pid) - listening_before
         end_to_end = watcher.finish(results["first_send"], args.timeout)
         cpu = sum(cpu_seconds(server.pid) for server in servers) - cpu_before
+        applying = processor_cpu_seconds() - applying_before
         end_to_end["cpu_ms"] = cpu * 1000 / len(mails)
         end_to_end["listener_cpu_ms"] = listening * 1000 / len(mails)
+        end_to_end["processor_cpu_ms"] = applying * 1000 / len(mails)
         end_to_end["sanity"] = watcher.sanity()
     finally:
         for server in servers:

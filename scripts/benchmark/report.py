@@ -61,6 +61,8 @@ def table(ours: dict, null: dict | None, end_to_end: dict, sent: int) -> str:
         "threads; what noise from other processes moves least)",
         f"{'listener CPU per message':<26}{end_to_end['listener_cpu_ms']:>10.2f}   ms (while the "
         "mail is taken: the first role's process and its extra SMTP listeners)",
+        f"{'processor CPU per message':<26}{end_to_end['processor_cpu_ms']:>10.2f}   ms (the "
+        "process that applies mail, without its parser child: one interpreter lock)",
         f"gateway: {a['accepted']} accepted, {a['other']} other replies, {a['errors']} errors; "
         + ", ".join(f"{k} {v}" for k, v in end_to_end.get("sanity", {}).items()),
     ]
