@@ -212,7 +212,7 @@ class Processor:
         mail, own_words = item.mail, item.reading.own_words
         if own_words is not None:  # found as the mail was read: not looked for again here
             quotes.remember(mail.text, mail.html, own_words)
-        queued = self.dispatcher.handle(session, row, item.mail, now, item.verdict,
+        queued = self.dispatcher.handle(session, row, mail, now, item.verdict,
                                         item.message_id_reused)  # fmt: skip
         noticed, kept = card_guard.settle(session, self.notices, row, item.reading, now)
         queued += noticed
