@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, inspect, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
@@ -67,9 +67,7 @@ def lock_pending_inbound(session: Session, row: Inbound) -> Inbound | None:
     query = _STILL_PENDING_LOCKED if postgresql else _STILL_PENDING
     if session.execute(query, {"row_id": row.id}).first() is None:
         return None
-    merged = session.merge(row, load=False)
-    inspect(merged).info.update(inspect(row).info)  # whether its raw bytes were erased
-    return merged
+    return session.merge(row, load=False)
 
 
 _FINISH = (
