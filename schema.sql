@@ -193,6 +193,8 @@ CREATE TABLE complaint (
 	FOREIGN KEY(manager_id) REFERENCES staff (id)
 );
 
+CREATE INDEX ix_complaint_manager_id ON complaint (manager_id);
+
 CREATE TABLE event (
 	id SERIAL NOT NULL, 
 	at TIMESTAMP WITH TIME ZONE NOT NULL, 
@@ -235,6 +237,10 @@ CREATE TABLE message (
 	FOREIGN KEY(author_staff_id) REFERENCES staff (id), 
 	UNIQUE (message_id)
 );
+
+CREATE INDEX ix_message_header_message_id ON message (header_message_id);
+
+CREATE INDEX ix_message_inbound_id ON message (inbound_id);
 
 CREATE INDEX ix_message_ticket_id ON message (ticket_id);
 

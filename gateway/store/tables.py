@@ -140,14 +140,14 @@ class Inbound(SQLModel, table=True):
 class Message(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
-    inbound_id: int | None = Field(default=None, foreign_key="inbound.id")
+    inbound_id: int | None = Field(default=None, foreign_key="inbound.id", index=True)
     direction: str = Field(max_length=3)  # in | out
     visibility: str = Field(default="public", max_length=10)  # public | internal
     author_contact_id: int | None = Field(default=None, foreign_key="contact.id")
     author_staff_id: int | None = Field(default=None, foreign_key="staff.id")
     author_email: str = _sealed()
     message_id: str = Field(unique=True, max_length=998)
-    header_message_id: str = Field(default="", max_length=998)
+    header_message_id: str = Field(default="", max_length=998, index=True)  # threads replies
     subject: str = _sealed()
     body_text: str = _sealed()  # full text
     new_text: str = _sealed()  # quotes removed
@@ -247,7 +247,7 @@ class Complaint(SQLModel, table=True):
 
     ticket_id: int = Field(foreign_key="ticket.id", primary_key=True)
     opened_at: datetime
-    manager_id: int | None = Field(default=None, foreign_key="staff.id")  # in charge
+    manager_id: int | None = Field(default=None, foreign_key="staff.id", index=True)  # in charge
     level: int = 0  # escalation steps taken beyond the manager in charge
     escalated_at: datetime  # when the last step was taken
 

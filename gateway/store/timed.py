@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import exists
 from sqlalchemy.dialects import postgresql, sqlite
@@ -67,6 +67,9 @@ def _ids(session: Session, query) -> list[int]:
     return list(session.exec(query.order_by(col(Ticket.id))))
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # before any time the gateway writes
+
+
 def _live():
     return col(Ticket.merged_into_id).is_(None)
 
@@ -83,9 +86,12 @@ def sla_due(session: Session, since: datetime, until: datetime) -> list[tuple[in
 
 def pending_changed(session: Session) -> list[int]:
     """Tickets that went pending, or came back from it, since the jobs last looked."""
-    went = (Ticket.status == "pending") & col(Ticket.pending_since).is_(None)
-    left = (Ticket.status != "pending") & col(Ticket.pending_since).is_not(None)
-    return _ids(session, select(Ticket.id).where(went | left))
+    # Two queries, each read through an index (status; pending_since), not one with OR: the
+    # jobs ask after every batch of mail, and an OR of these terms reads every ticket. "Set"
+    # is asked as a range, which SQLite reads through the index (IS NOT NULL it would not).
+    went = select(Ticket.id).where(Ticket.status == "pending", col(Ticket.pending_since).is_(None))
+    left = select(Ticket.id).where(col(Ticket.pending_since) > _EPOCH, Ticket.status != "pending")
+    return sorted({*session.exec(went), *session.exec(left)})
 
 
 def pending_since_before(session: Session, moment: datetime) -> list[tuple[int, datetime]]:

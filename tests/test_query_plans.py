@@ -1,0 +1,93 @@
+"""Every query the gateway asks as mail flows reads through an index, so a mail costs the same
+on a database of ten years as on a new one. A query that reads a whole table of tickets,
+messages or mail looks fine in tests and on a new installation, and then slows every mail
+down as the tables grow (the threading query once did: without an index on the Message-ID a
+customer's mail client quotes, each reply read every message).
+
+SQLite's plans are asked for each statement as it runs, through a whole day of a ticket:
+requests, replies threaded by token, references and tag, staff replies, notes and commands,
+delivery, and the frequent timed jobs at moments that make them act. (The weekly report reads
+the week's tickets once a week and is left out.)
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from conftest import add_contact, mail
+from sqlalchemy import event
+from test_staff_flow import add_staff, last, staff_mail
+
+from gateway import jobs
+
+# Tables that grow with the mail; a scan of staff, departments or accounts stays small.
+GROWING = {
+    "ticket", "message", "outbox", "inbound", "event", "attachment", "blob", "contact",
+    "quarantine", "rating", "approval", "complaint",
+}  # fmt: skip
+_SCAN = re.compile(r"\bSCAN (\w+)")
+
+
+@pytest.fixture
+def plans(start_gateway):
+    gw = start_gateway(
+        auth={"trusted_authserv_ids": ("mx.support.example",)},
+        routing={"default_department": "Support"},
+    )
+    seen: dict[str, list[str]] = {}
+
+    def ask_plan(conn, cursor, statement, parameters, context, executemany):
+        if statement in seen or not statement.lstrip().upper().startswith(
+            ("SELECT", "UPDATE", "DELETE", "WITH")
+        ):
+            return
+        one = parameters[0] if executemany else parameters
+        rows = cursor.connection.execute(f"EXPLAIN QUERY PLAN {statement}", one)
+        seen[statement] = [row[-1] for row in rows.fetchall()]
+
+    for engine in {gw.db.writer, gw.db.reader}:
+        event.listen(engine, "after_cursor_execute", ask_plan)
+    return gw, seen
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_no_query_reads_a_whole_growing_table(plans, clock):
+    gw, seen = plans
+    add_contact(gw.db, "alice@customer.example", name="Alice", account="Alice Co")
+    add_contact(gw.db, "ops@customer.example", name="Ops", account="Alice Co")
+    add_staff(gw.db, "agent@support.example", "Sam Agent")
+    add_staff(gw.db, "boss@support.example", "Mo Manager", manager=True)
+
+    gw.send(mail(subject="Site down", body="My site is down.", Cc="ops@customer.example"))
+    gw.settle()
+    confirmation = last(gw, "alice@customer.example").message
+    notification = last(gw, "agent@support.example")
+    gw.send(staff_mail(notification, "/assign me\n\nWe are looking into it."))
+    gw.send(staff_mail(notification, "Disk full again.", subject="[note] disk"))
+    gw.settle()
+    relayed = last(gw, "alice@customer.example").message
+    token_address = confirmation["Reply-To"].addresses[0].addr_spec
+    gw.send(mail(subject="Re: Site down", body="Still down.", to=token_address))
+    gw.send(mail(subject="Re: it", body="Thanks.", In_Reply_To=relayed["Message-ID"]))
+    gw.send(mail(subject=f"{confirmation['Subject']} again", body="And now?"))
+    gw.send(mail(sender="stranger@elsewhere.example", subject="Hello", body="Who are you?"))
+    gw.settle()
+    gw.send(staff_mail(notification, "/status pending\n\nPlease try again now."))
+    gw.send(mail(subject="Complaint", body="Nobody answers.", to="complaints@support.example"))
+    gw.settle()
+
+    for later in (timedelta(0), timedelta(hours=2), timedelta(days=3), timedelta(days=17)):
+        clock.advance(seconds=later.total_seconds())
+        for name in jobs.FREQUENT:
+            gw.gw.jobs.run(name)
+        gw.settle()
+
+    assert len(seen) > 40  # the day above asked many different questions
+    scans = [
+        " ".join(statement.split()) + f"\n    plan: {plan}"
+        for statement, plan in seen.items()
+        if any(table in GROWING for line in plan for table in _SCAN.findall(line))
+    ]
+    assert not scans, "queries reading a whole table:\n" + "\n".join(scans)
