@@ -31,6 +31,12 @@ _RECEIVED = re.compile(rb"^received:", re.IGNORECASE | re.MULTILINE)
 # retry, so such an address is refused now rather than answered 451 forever.
 _MAX_ADDRESS = 320
 _UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+# A plain `<local@domain> PARAMS` path (dot-atoms only, no comment after it): nearly every
+# MAIL and RCPT line.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_PATH = re.compile(
+    rf"[ \t]*<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>[ \t]*([^(]*)"
+)
 _TOO_BIG = (
     "552 5.3.4 Message too big: this address accepts messages up to {limit} bytes. "
     "Please send large files as a link."
@@ -38,7 +44,19 @@ _TOO_BIG = (
 
 
 class Listener(SMTP):
-    """aiosmtpd's SMTP with plain-words size refusals."""
+    """aiosmtpd's SMTP with plain-words size refusals and a quick reading of plain paths."""
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """A plain path read by a regular expression, as aiosmtpd's header parser reads it (a
+        test compares the two): that parser took a quarter of the listener's time under
+        load, building a class for each address. Anything else goes to that parser."""
+        plain = _PLAIN_PATH.fullmatch(arg)
+        if plain is None:
+            return super()._getaddr(arg)
+        address, rest = plain[1], plain[2]
+        if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return address, rest
 
     async def push(self, status: str) -> None:
         if status.startswith("552 Error:"):
