@@ -57,7 +57,7 @@ def with_access(session: Session, info: TicketInfo | None) -> TicketInfo | None:
     """`info` completed with what permission checks need: its reseller and its copies."""
     if info is None:
         return None
-    ccs = tuple(c.id for c in staffing.ccs(session, info.id))
+    ccs = staffing.cc_ids(session, info.id)
     return replace(info, reseller_id=reseller_of(session, info.account_id), cc_ids=ccs)
 
 

@@ -262,6 +262,25 @@ def _open_columns(session: Session, target, columns) -> None:
         inspect(target).info["erased"] = True
 
 
+def opened(session: Session, kind: type, row_key: str, column: str, sealed: bytes | None):
+    """One sealed value read with a plain statement, opened as a loaded row's would be (the
+    placeholder when its key was destroyed)."""
+    if sealed is None:
+        return None
+    data = vault_of(session).open(
+        session.connection(), sealed, (kind.__tablename__, column, row_key)
+    )
+    if data is None:
+        return b"" if column in _BYTES else _PLACEHOLDER.get((kind, column), ERASED_TEXT)
+    return data if column in _BYTES else data.decode("utf-8")
+
+
+def remember_contact_key(session: Session, contact_id: int, key_id: int | None) -> None:
+    """A contact's data key, read with a plain statement (see `_remember_contact_key`)."""
+    if key_id is not None:
+        session.info.setdefault(_CONTACT_KEYS, {})[contact_id] = key_id
+
+
 def _on_load(target, context) -> None:
     if context is None:  # `merge(load=False)`: copied from a row that was opened when loaded
         return
