@@ -186,6 +186,7 @@ class Gateway:
                 complaints_address=company.complaints_address,
                 domain=company.domain,
                 tag=company.tag,
+                own_domains=config.accepted_domains,
                 policy=Policy(
                     first_response_minutes=config.sla.first_response_minutes,
                     auto_per_hour=config.limits.auto_per_hour,

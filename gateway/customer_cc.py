@@ -16,10 +16,18 @@ from gateway.store.tables import Ticket
 
 
 def add_copies(
-    session, ticket: Ticket, sender: ContactInfo, mail: ParsedMail, verdict: Verdict, now: datetime
+    session,
+    ticket: Ticket,
+    sender: ContactInfo,
+    mail: ParsedMail,
+    verdict: Verdict,
+    now: datetime,
+    own_domains: tuple[str, ...] = (),
 ) -> list[str]:
-    """Copy the contacts `mail` names on `ticket` when allowed; returns the addresses added."""
-    others = _other_contacts(session, ticket, sender, mail)
+    """Copy the contacts `mail` names on `ticket` when allowed; returns the addresses added.
+    Addresses in `own_domains` (the gateway's own, staff) are never a customer's copy: mail
+    to them comes back to the gateway."""
+    others = _other_contacts(session, ticket, sender, mail, own_domains)
     if not others:
         return []  # the usual case, settled without reading the ticket's copies and account
     info = accounts.ticket_access(session, ticket)
@@ -54,10 +62,13 @@ def add_copies(
     return added
 
 
-def _other_contacts(session, ticket: Ticket, sender: ContactInfo, mail: ParsedMail):
+def _other_contacts(session, ticket: Ticket, sender: ContactInfo, mail: ParsedMail,
+                    own_domains: tuple[str, ...]):  # fmt: skip
     """The registered contacts `mail` names in To or Cc, other than the requester and sender."""
     found = []
     for address in dict.fromkeys(a.email for a in (*mail.to, *mail.cc)):
+        if address.rpartition("@")[2].lower() in own_domains:
+            continue  # the support address itself, nearly always: not even looked up
         contact = repo.find_contact(session, address)
         if contact is not None and contact.id not in (ticket.requester_id, sender.id):
             found.append(contact)

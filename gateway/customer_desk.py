@@ -69,7 +69,9 @@ class CustomerDesk:
         )
         message = self._store_message(session, row, mail, ticket.id, contact.id, flags, now,
                                       verdict, opens_ticket=True)  # fmt: skip
-        customer_cc.add_copies(session, ticket, contact, mail, verdict, now)
+        customer_cc.add_copies(
+            session, ticket, contact, mail, verdict, now, self.settings.own_domains
+        )
         repo.add_event(
             session, now, "ticket-opened", ticket_id=ticket.id, actor=contact.email,
             detail={"category": decision.category, "inbound_id": row.id},
@@ -96,7 +98,9 @@ class CustomerDesk:
         message = self._store_message(session, row, mail, ticket.id, sender.id, flags, now,
                                       verdict)  # fmt: skip
         if not decision.automatic:
-            customer_cc.add_copies(session, ticket, sender, mail, verdict, now)
+            customer_cc.add_copies(
+                session, ticket, sender, mail, verdict, now, self.settings.own_domains
+            )
         kind = "auto-reply-recorded" if decision.automatic else "customer-replied"
         repo.add_event(
             session, now, kind, ticket_id=ticket.id, actor=mail.sender.email,

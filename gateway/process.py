@@ -57,6 +57,7 @@ class Settings:
     batch_size: int = 64
     default_department: str = ""
     mail_limits: limits.MailLimits = limits.MailLimits()
+    own_domains: tuple[str, ...] = ()  # the domains mail to the gateway is addressed to
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,17 @@ def test_a_verified_customer_copies_a_colleague_an_unverified_one_cannot(desk):
     assert "eric@nodmarc.example" in refused.detail and "could not be verified" in refused.detail
 
 
+def test_an_address_of_the_gateways_own_domain_is_never_a_customers_copy(desk):
+    # Registered as a contact by mistake: mail to it comes back to the gateway, so copying it
+    # on the ticket would loop every reply. Only the colleague is added.
+    add_contact(desk.db, "billing@support.example", account="Alice Co")
+    cc = f"Ops <{OPS}>, billing@support.example"
+    send(desk, mail(subject="Site down", Cc=cc), ALICE)
+    [added] = events(desk, "cc-added")
+    assert OPS in added.detail and "support.example" not in added.detail
+    assert events(desk, "cc-add-refused") == []
+
+
 def test_the_verdict_is_shown_to_staff_and_in_tickets_show(desk, tmp_path):
     t = open_ticket(desk)
     reply = staff_reply(desk, "/show")
