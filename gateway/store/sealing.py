@@ -217,6 +217,12 @@ def sealed_values(session: Session, table: type, values: dict) -> dict:
     return values
 
 
+def sealed_blob(session: Session, blob_id: str, key_id: int, data: bytes) -> bytes:
+    """A new `Blob` row's bytes for a Core INSERT, sealed under `key_id` (the owner's)."""
+    conn = session.connection()
+    return vault_of(session).seal(conn, key_id, (Blob.__tablename__, "data", blob_id), data)
+
+
 _SPOOL_TABLE = Inbound.__tablename__  # read once: a declared attribute, costly on every row
 
 
