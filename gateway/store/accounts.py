@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from gateway.core import permissions
@@ -48,9 +49,14 @@ def clients_of(session: Session, account_id: int) -> list[Account]:
     return list(session.exec(query))
 
 
+_PARENT = select(Account.__table__.c.parent_id).where(
+    Account.__table__.c.id == bindparam("account_id")
+)
+
+
 def reseller_of(session: Session, account_id: int) -> int | None:
-    account = session.get(Account, account_id)
-    return account.parent_id if account else None
+    """Asked for every reply: one column read, not the account loaded as a row."""
+    return session.execute(_PARENT, {"account_id": account_id}).scalar()
 
 
 def with_access(session: Session, info: TicketInfo | None) -> TicketInfo | None:
