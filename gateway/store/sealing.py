@@ -205,11 +205,14 @@ def _after_write(mapper, conn, target) -> None:
         attributes.set_committed_value(target, column, value)
 
 
+_NO_VALUES = {table: {c.name: None for c in table.__table__.columns} for table in SEALED}
+
+
 def sealed_values(session: Session, table: type, values: dict) -> dict:
     """A row's values for a Core INSERT, with a row key and its sealed columns sealed; for an
     UPDATE, pass the row's `row_key` and the new values of its sealed columns."""
     values = {**values, "row_key": values.get("row_key") or new_row_key()}
-    target = SimpleNamespace(**({c.name: None for c in table.__table__.columns} | values))
+    target = SimpleNamespace(**(_NO_VALUES[table] | values))
     conn, vault = session.connection(), vault_of(session)
     for column in (c for c in SEALED[table] if c in values):
         key = owner_key(session, conn, table, target, column)
