@@ -289,6 +289,20 @@ def test_maildir_end_to_end_and_the_null_sender(start_gateway, tmp_path):
     assert gw.sink.received == []
 
 
+def test_a_maildir_removed_while_running_is_made_again(build, tmp_path):
+    gw = build(mode="maildir", maildir="var/outbox")
+    queue(gw, "alice@customer.example")
+    assert gw.delivery.run_once() == 1
+    shutil.rmtree(tmp_path / "var/outbox")
+    queue(gw, "alice@customer.example", "ops@customer.example")
+    assert gw.delivery.run_once() == 1
+    assert [row.status for row in outbox_rows(gw)] == ["sent", "sent"]
+    box = mailbox.Maildir(tmp_path / "var/outbox", factory=None, create=False)
+    assert sorted(m["Delivered-To"] for m in box) == [
+        "alice@customer.example", "ops@customer.example"
+    ]  # fmt: skip
+
+
 def test_unwritable_maildir_is_retried_not_lost(build, tmp_path, clock):
     gw = build(mode="maildir", maildir="var/outbox")
     shutil.rmtree(tmp_path / "var/outbox")

@@ -72,10 +72,13 @@ class MaildirSender:
 
     def send(self, mail_from: str, rcpt_to: list[str], raw: bytes) -> None:
         try:
-            self.ensure()
             for rcpt in rcpt_to:
                 header = f"Return-Path: <{mail_from}>\r\nDelivered-To: {rcpt}\r\n".encode()
-                self._deliver(header + raw)
+                try:
+                    self._deliver(header + raw)
+                except FileNotFoundError:  # the Maildir was removed: made again, once
+                    self.ensure()
+                    self._deliver(header + raw)
         except OSError as error:
             raise TemporaryFailure(f"maildir write failed: {error}") from error
 
