@@ -66,13 +66,17 @@ class Dispatcher:
             return self.staff_desk.handle(
                 session, row, mail, envelope, sender.staff, keys, now, verdict
             )
-        request = self.approvals.request_for(session, keys.token) if self.approvals else None
+        # A token names a ticket or a permission request, never both (each is drawn at
+        # random): the request is looked for only when no ticket has it.
+        by_token = repo.ticket_by_token(session, keys.token)
+        request = None
+        if by_token is None and self.approvals is not None:
+            request = self.approvals.request_for(session, keys.token)
         answer = approval_rules.read_answer(new_text(mail.text, mail.html)) if request else None
         if answer is not None:
             return self.approvals.answer_by_mail(
                 session, row, mail, envelope, sender, verdict, request, answer, now
             )
-        by_token = repo.ticket_by_token(session, keys.token)
         if by_token is None and request is not None:  # a reply to a permission request
             by_token = repo.ticket_by_id(session, request.ticket_id)
         seen: dict = {}  # the clues of a reply usually all name the same ticket
