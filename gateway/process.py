@@ -145,13 +145,21 @@ class Processor:
         Not `careful`: a failure raises `_Redo`, and the caller rolls the transaction back."""
         deadline = time.monotonic() + TRANSACTION_SECONDS
         processed = queued = 0
+        ready = _ready(work, limit)  # the mails parsed already are checked in one statement
+        held = spool.lock_all_pending_inbound(session, ready)
         while work and (limit is None or len(taken) < limit):
             if taken and not work[-1].done():
                 break  # a parse or a DNS lookup still running must not hold the write lock
             taken.append(work.pop())
             item = taken[-1].result()  # parsed while the mails before it were applied
-            row = spool.lock_pending_inbound(session, rows[item.inbound_id])
-            if row is not None:  # else another processor took it, or it was done meanwhile
+            row = rows[item.inbound_id]
+            if item.inbound_id in held:
+                row = spool.take_inbound(session, row)
+            elif item.inbound_id not in ready:  # parsed since the transaction began
+                row = spool.lock_pending_inbound(session, row)
+            else:
+                row = None  # another processor took it, or it was done meanwhile
+            if row is not None:
                 processed += 1
                 queued += self._apply_one(session, row, item, careful)
             if time.monotonic() >= deadline or self.db.urgent_waiting():
@@ -221,6 +229,16 @@ class Processor:
         queued += privacy_requests.settle(session, self.staff_notices, row, kind, now)
         spool.finish_inbound(session, row, "done", now, None, kept)  # with the raw copy kept
         return queued
+
+
+def _ready(work: list[Future[_Work]], limit: int | None) -> list[int]:
+    """The spool ids of the mails at the end of `work` whose reading is done, in order."""
+    ready: list[int] = []
+    for future in reversed(work):
+        if not future.done() or (limit is not None and len(ready) >= limit):
+            break
+        ready.append(future.result().inbound_id)
+    return ready
 
 
 class _Redo(Exception):

@@ -58,6 +58,12 @@ _STILL_PENDING = select(_SPOOL.c.id).where(
 _STILL_PENDING_LOCKED = _STILL_PENDING.with_for_update(skip_locked=True)
 
 
+_ALL_STILL_PENDING = select(_SPOOL.c.id).where(
+    _SPOOL.c.id.in_(bindparam("row_ids", expanding=True)), _SPOOL.c.status == "pending"
+)
+_ALL_STILL_PENDING_LOCKED = _ALL_STILL_PENDING.with_for_update(skip_locked=True)
+
+
 def lock_pending_inbound(session: Session, row: Inbound) -> Inbound | None:
     """`row` (as `pending_inbound` read it, before this transaction) in this session, if it is
     still pending and no other processor holds it. Only its status is read again: a pending
@@ -67,6 +73,23 @@ def lock_pending_inbound(session: Session, row: Inbound) -> Inbound | None:
     query = _STILL_PENDING_LOCKED if postgresql else _STILL_PENDING
     if session.execute(query, {"row_id": row.id}).first() is None:
         return None
+    return take_inbound(session, row)
+
+
+def lock_all_pending_inbound(session: Session, row_ids: list[int]) -> set[int]:
+    """`lock_pending_inbound`'s check for the rows a transaction is about to apply, in one
+    statement: the ids still pending and now held by this transaction (the others, another
+    processor took or finished). Take each with `take_inbound`."""
+    if not row_ids:
+        return set()
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    query = _ALL_STILL_PENDING_LOCKED if postgresql else _ALL_STILL_PENDING
+    return set(session.execute(query, {"row_ids": row_ids}).scalars())
+
+
+def take_inbound(session: Session, row: Inbound) -> Inbound:
+    """`row`, checked and held by this transaction, in this session (copied: the row read
+    before stays as it was, for a transaction applied again after a rollback)."""
     return session.merge(row, load=False)
 
 
