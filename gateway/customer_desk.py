@@ -106,14 +106,14 @@ class CustomerDesk:
             session, now, kind, ticket_id=ticket.id, actor=mail.sender.email,
             detail={"via": decision.via, "inbound_id": row.id},
         )  # fmt: skip
-        ticket.updated_at = now
+        changes = {"updated_at": now}
         if decision.reopen or (ticket.status == "pending" and not decision.automatic):
             repo.add_event(
                 session, now, "ticket-reopened", ticket_id=ticket.id, actor=mail.sender.email,
                 detail={"from": ticket.status},
             )  # fmt: skip
-            ticket.status, ticket.resolved_at = "open", None
-        session.add(ticket)
+            changes |= {"status": "open", "resolved_at": None}
+        repo.update_ticket(session, ticket, **changes)
         if decision.automatic:
             return 0
         return self._tell_staff(
