@@ -22,30 +22,31 @@ _INSERTED = "rows-inserted"  # session.info: (savepoint or None, row) written by
 _KINDS = (Ticket, Message)
 _COLUMNS = {kind: [c.name for c in kind.__table__.columns if c.name != "id"] for kind in _KINDS}
 _INSERT = {kind: insert(kind.__table__).returning(kind.__table__.c.id) for kind in _KINDS}
-_DEFAULTS = {
-    kind: {
-        name: field.default
-        for name, field in kind.model_fields.items()
-        if name in _COLUMNS[kind] and field.default is not PydanticUndefined
-    }
-    for kind in _KINDS
-}
-_FACTORIES = {
-    kind: {
-        name: field.default_factory
-        for name, field in kind.model_fields.items()
-        if name in _COLUMNS[kind] and field.default_factory is not None
-    }
-    for kind in _KINDS
-}
+
+
+def _field_defaults(kind: type) -> tuple[dict, dict]:
+    """A model's column defaults: (fixed values, factories called for each new row)."""
+    fixed, factories = {}, {}
+    for name, field in kind.model_fields.items():
+        if name not in _COLUMNS[kind]:
+            continue
+        if field.default_factory is not None:
+            factories[name] = field.default_factory
+        elif field.default is not PydanticUndefined:
+            fixed[name] = field.default
+    return fixed, factories
+
+
+_DEFAULTS = {kind: _field_defaults(kind) for kind in _KINDS}
 _Row = TypeVar("_Row", Ticket, Message)
 
 
 def insert_row(session: Session, kind: type[_Row], **fields) -> _Row:
     """Write a new `kind` row sealed, as a flush would, and attach it to the session as if
     loaded: its fields are the model's defaults with `fields` over them."""
-    values = {**_DEFAULTS[kind], **fields}
-    for name, factory in _FACTORIES[kind].items():
+    fixed, factories = _DEFAULTS[kind]
+    values = {**fixed, **fields}
+    for name, factory in factories.items():
         if name not in values:
             values[name] = factory()
     unknown = values.keys() - _COLUMNS[kind]

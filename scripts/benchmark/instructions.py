@@ -25,11 +25,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import text
-
 from benchmark import corpus
-from benchmark.__main__ import SUPPORT, free_port, gateway, write_config
-from benchmark.statements import _feed
+from benchmark.__main__ import SUPPORT
+from benchmark.statements import _drain, _feed, seeded_gateway
+from gateway import process
+from gateway.core import reading
+from gateway.store import spool
 
 # valgrind runs the processor about fifty times slower: its transactions are given fifty
 # times as long, so that each applies as many mails as natively (50 ms, `process.py`).
@@ -60,32 +61,11 @@ def counted(args: argparse.Namespace) -> int:
 
 
 def inner(messages: int) -> int:
-    from gateway import process
-    from gateway.app import Gateway
-    from gateway.config import load
-    from gateway.core import reading
-    from gateway.store import spool
-
     process.TRANSACTION_SECONDS *= SLOWDOWN
     rng = random.Random(1)
     folder = Path(tempfile.mkdtemp(prefix="gateway-instructions-"))
     try:
-        config = write_config(folder, free_port(), "sqlite:///gateway.db")  # never served
-        persons = corpus.people(300, rng)
-        (folder / "contacts.csv").write_text(corpus.contacts_csv(persons))
-        gateway(config, "init")
-        gateway(config, "contacts", "import", str(folder / "contacts.csv"))
-        gw = Gateway(load(config))
-        gw.processor.reader = reading.read_mail
-        _feed(gw, [corpus.new_request(p, SUPPORT, rng) for p in persons[:100]])
-        while gw.processor.run_once()[0]:
-            pass
-        while gw.delivery.run_once():
-            pass
-        with gw.db.read() as session:
-            query = text("SELECT message_id FROM outbox WHERE kind = 'confirmation'")
-            sent = set(session.execute(query).scalars())
-        confirmations = corpus.read_confirmations(folder / "outbox", sent)
+        gw, persons, confirmations = seeded_gateway(folder, rng)
         _feed(gw, corpus.build(persons, confirmations, SUPPORT, messages, 0.4, rng))
         with gw.db.read() as session:  # read as the parser's process would, not counted
             readings = {
@@ -94,10 +74,7 @@ def inner(messages: int) -> int:
             }
         gw.processor.reader = lambda raw, _message_id: readings[raw]
         _collect("on")
-        while gw.processor.run_once()[0]:
-            pass
-        while gw.delivery.run_once():
-            pass
+        _drain(gw)
         _collect("off")
         gw.db.dispose()
     finally:

@@ -59,6 +59,24 @@ def _statements(gw: Gateway, mail: corpus.Mail) -> list[str]:
     return seen
 
 
+def seeded_gateway(folder: Path, rng: random.Random):
+    """A gateway on SQLite in `folder` (never served) with 300 contacts and 100 tickets opened
+    and confirmed, mail read in this process; (gateway, contacts, confirmations)."""
+    config = write_config(folder, free_port(), "sqlite:///gateway.db")
+    persons = corpus.people(300, rng)
+    (folder / "contacts.csv").write_text(corpus.contacts_csv(persons))
+    gateway(config, "init")
+    gateway(config, "contacts", "import", str(folder / "contacts.csv"))
+    gw = Gateway(load(config))
+    gw.processor.reader = reading.read_mail  # in this process, so its cost is counted
+    _feed(gw, [corpus.new_request(p, SUPPORT, rng) for p in persons[:100]])
+    _drain(gw)
+    with gw.db.read() as session:
+        query = text("SELECT message_id FROM outbox WHERE kind = 'confirmation'")
+        sent = set(session.execute(query).scalars())
+    return gw, persons, corpus.read_confirmations(folder / "outbox", sent)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="scripts/measure-statements", description=__doc__)
     parser.add_argument("--messages", type=int, default=500)
@@ -67,19 +85,7 @@ def main() -> int:
     rng = random.Random(1)
     folder = Path(tempfile.mkdtemp(prefix="gateway-statements-"))
     try:
-        config = write_config(folder, free_port(), "sqlite:///gateway.db")  # never served
-        persons = corpus.people(300, rng)
-        (folder / "contacts.csv").write_text(corpus.contacts_csv(persons))
-        gateway(config, "init")
-        gateway(config, "contacts", "import", str(folder / "contacts.csv"))
-        gw = Gateway(load(config))
-        gw.processor.reader = reading.read_mail  # in this process, so its cost is counted
-        _feed(gw, [corpus.new_request(p, SUPPORT, rng) for p in persons[:100]])
-        _drain(gw)
-        with gw.db.read() as session:
-            query = text("SELECT message_id FROM outbox WHERE kind = 'confirmation'")
-            sent = set(session.execute(query).scalars())
-        confirmations = corpus.read_confirmations(folder / "outbox", sent)
+        gw, persons, confirmations = seeded_gateway(folder, rng)
         by_email, first = {p.email: p for p in persons}, confirmations[0]
         for kind, mail in (
             ("new request", corpus.new_request(persons[150], SUPPORT, rng)),
