@@ -114,7 +114,7 @@ def enqueue(
     """Render `draft` to bytes and queue it; returns its Message-ID ("" when suppressed).
 
     Automatic mail to an address whose mail bounced for good is not queued (an event says
-    so). The envelope sender becomes a VERP address naming this row, so a bounce finds it.
+    so). Delivery sends it from a VERP address naming its row, so a bounce finds it.
     """
     recipients = [r.email for r in draft.to]
     if draft.auto_submitted and (stopped := mailflow.bouncing(session, recipients)):
@@ -123,7 +123,7 @@ def enqueue(
         return ""
     message_id = compose.new_message_id(message_domain)
     raw = compose.build(compose.without_cards(draft), message_id, now)
-    outbox_id = outbox_rows.add(
+    outbox_rows.add(
         session,
         created_at=now,
         kind=kind,
@@ -136,11 +136,6 @@ def enqueue(
         next_attempt_at=now,
         dedupe_key=dedupe_key,
     )
-    if envelope_from:
-        key = mailflow.installation_secret(session, "verp")
-        outbox_rows.set_mail_from(
-            session, outbox_id, bounces.verp_address(envelope_from, outbox_id, key)
-        )
     return message_id
 
 
@@ -189,10 +184,13 @@ class Delivery:
         """Send what is due now; returns how many rows were attempted."""
         self.db.yield_to_urgent()
         with self.db.write() as session:
+            rows = outbox_rows.claim_due(session, self.clock(), self.batch_size)
+            key = mailflow.installation_secret(session, "verp") if rows else b""
             claimed = [
-                (row.id, row.mail_from, json.loads(row.rcpt_to), row.raw, row.created_at)
-                for row in outbox_rows.claim_due(session, self.clock(), self.batch_size)
-            ]
+                (row.id, bounces.return_path(row.mail_from, row.id, key),
+                 json.loads(row.rcpt_to), row.raw, row.created_at)
+                for row in rows
+            ]  # fmt: skip
         outcomes: list[_Outcome] = []
         recorded_at = time.monotonic()
         for outbox_id, mail_from, rcpts, raw, created_at in claimed:

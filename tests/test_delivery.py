@@ -19,6 +19,8 @@ from test_cli import cli_config, run_json
 
 from gateway import compose, outbox
 from gateway.app import Gateway
+from gateway.core import bounces
+from gateway.store import mailflow
 from gateway.store.tables import Event, Outbox
 
 TEMPORARY = "451 4.3.0 try later"
@@ -301,6 +303,31 @@ def test_a_maildir_removed_while_running_is_made_again(build, tmp_path):
     assert sorted(m["Delivered-To"] for m in box) == [
         "alice@customer.example", "ops@customer.example"
     ]  # fmt: skip
+
+
+def test_a_mail_queued_with_its_return_path_written_keeps_it(build, tmp_path):
+    # Mail queued by an earlier version holds its VERP address already; mail queued now holds
+    # the bare bounce address, made into its VERP address as it is sent. Both leave the same
+    # way, once; the null sender stays null.
+    gw = build(mode="maildir", maildir="var/outbox")
+    queue(gw, "new@customer.example")
+    queue(gw, "old@customer.example")
+    queue(gw, "null@customer.example", envelope_from="")
+    with gw.db.write() as session:
+        old = session.exec(select(Outbox).where(Outbox.id == 2)).one()
+        key = mailflow.installation_secret(session, "verp")
+        old.mail_from = bounces.verp_address(old.mail_from, old.id, key)
+        session.add(old)
+    assert gw.delivery.run_once() == 3
+    box = mailbox.Maildir(tmp_path / "var/outbox", factory=None, create=False)
+    paths = {m["Delivered-To"]: m["Return-Path"] for m in box}
+    assert re.fullmatch(
+        r"<bounces\+1\.[0-9a-f]{12}@support\.example>", paths["new@customer.example"]
+    )
+    assert re.fullmatch(
+        r"<bounces\+2\.[0-9a-f]{12}@support\.example>", paths["old@customer.example"]
+    )
+    assert paths["null@customer.example"] == "<>"
 
 
 def test_unwritable_maildir_is_retried_not_lost(build, tmp_path, clock):

@@ -46,6 +46,17 @@ def verp_address(base: str, outbox_id: int, key: bytes) -> str:
     return f"{local}+{outbox_id}.{_mac(key, outbox_id)}@{domain}"
 
 
+def return_path(mail_from: str, outbox_id: int, key: bytes) -> str:
+    """The envelope sender queued mail goes out with: its VERP address, written when it is
+    sent rather than in a second statement when it is queued (the null sender stays null; a
+    row an earlier version queued holds its VERP address already)."""
+    if not mail_from:
+        return ""
+    if f"+{outbox_id}.{_mac(key, outbox_id)}@" in mail_from:
+        return mail_from
+    return verp_address(mail_from, outbox_id, key)
+
+
 def verp_outbox_id(recipients: tuple[str, ...], base: str, key: bytes) -> int | None:
     """The outbox id a VERP recipient names, if its MAC is ours (forged ones are ignored)."""
     local, _, domain = base.lower().partition("@")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 from gateway.store import sealing
@@ -21,11 +21,6 @@ LEASE = timedelta(minutes=5)
 # Written at once with one statement each, not as ORM rows: no caller holds the row, and an
 # ORM row's construction and flush cost several times the statements.
 _INSERT = insert(Outbox.__table__).returning(Outbox.__table__.c.id)
-_SET_MAIL_FROM = (
-    update(Outbox.__table__)
-    .where(Outbox.__table__.c.id == bindparam("outbox_id"))
-    .values(mail_from=bindparam("return_path"))
-)
 
 
 def add(session: Session, **fields) -> int:
@@ -37,11 +32,6 @@ def add(session: Session, **fields) -> int:
         "recipient_key": rcpts[0].lower() if rcpts else "",
     }  # fmt: skip
     return session.execute(_INSERT, sealing.sealed_values(session, Outbox, values)).scalar_one()
-
-
-def set_mail_from(session: Session, outbox_id: int, mail_from: str) -> None:
-    """The envelope sender of a queued mail (a VERP address names the row's id)."""
-    session.execute(_SET_MAIL_FROM, {"outbox_id": outbox_id, "return_path": mail_from})
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> list[Outbox]:
