@@ -66,8 +66,12 @@ def email_index(session: Session, email: str, conn=None) -> str:
     return vault_of(session).index(conn, "email:" + email.strip().lower())
 
 
+# Read once: `__tablename__` is a declared attribute, computed again on every access.
+_TABLE_NAMES = {kind: kind.__tablename__ for kind in SEALED}
+
+
 def _where(kind: type, target, column: str) -> tuple[str, str, str]:
-    return (kind.__tablename__, column, target.id if kind is Blob else target.row_key)
+    return (_TABLE_NAMES[kind], column, target.id if kind is Blob else target.row_key)
 
 
 # Whose key --------------------------------------------------------------------------------
@@ -223,10 +227,10 @@ def sealed_values(session: Session, table: type, values: dict) -> dict:
 def sealed_blob(session: Session, blob_id: str, key_id: int, data: bytes) -> bytes:
     """A new `Blob` row's bytes for a Core INSERT, sealed under `key_id` (the owner's)."""
     conn = session.connection()
-    return vault_of(session).seal(conn, key_id, (Blob.__tablename__, "data", blob_id), data)
+    return vault_of(session).seal(conn, key_id, (_TABLE_NAMES[Blob], "data", blob_id), data)
 
 
-_SPOOL_TABLE = Inbound.__tablename__  # read once: a declared attribute, costly on every row
+_SPOOL_TABLE = _TABLE_NAMES[Inbound]
 
 
 def sealed_spool_values(vault: Vault | None, conn, values: dict) -> dict:
@@ -277,7 +281,7 @@ def opened(session: Session, kind: type, row_key: str, column: str, sealed: byte
     if sealed is None:
         return None
     data = vault_of(session).open(
-        session.connection(), sealed, (kind.__tablename__, column, row_key)
+        session.connection(), sealed, (_TABLE_NAMES[kind], column, row_key)
     )
     if data is None:
         return b"" if column in _BYTES else _PLACEHOLDER.get((kind, column), ERASED_TEXT)
