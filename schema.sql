@@ -208,6 +208,8 @@ CREATE TABLE event (
 	UNIQUE (dedupe_key)
 );
 
+CREATE INDEX ix_event_actor_kind_at ON event (actor, kind, at);
+
 CREATE INDEX ix_event_kind ON event (kind);
 
 CREATE INDEX ix_event_ticket_id ON event (ticket_id);
@@ -269,6 +271,8 @@ CREATE TABLE outbox (
 );
 
 CREATE INDEX ix_outbox_recipient_key ON outbox (recipient_key);
+
+CREATE INDEX ix_outbox_recipient_recent ON outbox (recipient_key, created_at);
 
 CREATE INDEX ix_outbox_status ON outbox (status);
 
