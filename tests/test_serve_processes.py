@@ -184,6 +184,35 @@ def test_serve_splits_listener_and_processor_and_confirms_mail(served, tmp_path)
     wait_for(lambda: not Path(f"/proc/{again}").exists(), "the child to stop with it")
 
 
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm-to-every-process"])
+def test_a_stop_ends_every_process_without_restarting_one(tmp_path, db_url, stop):
+    # Ctrl-C in a terminal reaches the foreground process group; a service manager may send
+    # SIGTERM to every process of the service at once, so the processor child can end before
+    # `gateway serve` begins to stop it: neither is taken for a child that died.
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads the process tree from /proc")
+    config, port = write_config(tmp_path, db_url)
+    assert cli.main(["--config", str(config), "init"]) == 0
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "--config", str(config), "serve"],
+        cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: listening(port) and gateway_children(server.pid), "serve and its child")
+        if stop == "ctrl-c":
+            os.killpg(server.pid, signal.SIGINT)
+        else:
+            for pid in (*gateway_children(server.pid), server.pid):
+                os.kill(pid, signal.SIGTERM)
+        _, errors = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    assert server.returncode == 0
+    assert "starting it again" not in errors and "Traceback" not in errors, errors
+
+
 def listeners(server: subprocess.Popen, port: int) -> set[int]:
     """The processes listening on the SMTP port: `gateway serve` and its smtp children."""
     return holders([server.pid, *gateway_children(server.pid, "smtp")], sockets_on(port, "0A"))

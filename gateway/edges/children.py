@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -25,6 +26,11 @@ log = logging.getLogger(__name__)
 FIRST_PAUSE = 1.0
 LONGEST_PAUSE = 60.0
 STOP_SECONDS = 20.0
+# A child that exits cleanly, or on SIGTERM or SIGINT before its handlers were set, was
+# stopped (a SIGTERM to every process of a service, say), maybe before `gateway serve` began
+# to stop: only after this long is it one that stopped on its own, and started again.
+CLEAN_EXIT_GRACE = 2.0
+_STOPPED = (0, -signal.SIGTERM, -signal.SIGINT)
 
 
 def nudge(fd: int) -> None:
@@ -65,7 +71,11 @@ class Child:
             if self._stopping.is_set():
                 return False
             stdout = subprocess.PIPE if self.on_output else None
-            process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=stdout)
+            # A process group of its own: a Ctrl-C in the terminal reaches `gateway serve`
+            # alone, which stops the child by closing its stdin, once it has let go.
+            process = subprocess.Popen(
+                self.command, stdin=subprocess.PIPE, stdout=stdout, process_group=0
+            )
             os.set_blocking(process.stdin.fileno(), False)
             self.process = process
         log.info("%s started as process %s", self.name, process.pid)
@@ -89,6 +99,8 @@ class Child:
             code = process.wait()
             if self._stopping.is_set():
                 return
+            if code in _STOPPED and self._stopping.wait(CLEAN_EXIT_GRACE):
+                return  # a stop sent to every process reached it first
             if time.monotonic() - started > LONGEST_PAUSE:
                 pause = FIRST_PAUSE  # it ran well for a while: this is a new trouble
             log.error("%s process %s exited with %s; starting it again in %.0f s",
