@@ -122,12 +122,12 @@ def _message_author(session: Session, conn, message_id: int) -> int | None:
     return conn.execute(query).scalar_one()
 
 
-def _remember_contact_key(session: Session, contact: Contact) -> None:
-    """Noted as a contact row loads: its key never changes (erasure destroys the key, the id
+def remember_contact_key(session: Session, contact_id: int, key_id: int | None) -> None:
+    """Noted as a contact is read: its key never changes (erasure destroys the key, the id
     stays), and the row itself often leaves the session before what it owns is sealed (`repo`
     hands out `ContactInfo`, and the session holds rows only while they are referenced)."""
-    if contact.key_id is not None:
-        session.info.setdefault("contact_keys", {})[contact.id] = contact.key_id
+    if key_id is not None:
+        session.info.setdefault(_CONTACT_KEYS, {})[contact_id] = key_id
 
 
 def owner_key(session: Session, conn, kind: type, target, column: str) -> int:
@@ -265,12 +265,8 @@ def _open_columns(session: Session, target, columns) -> None:
         if sealed is None:
             continue
         data = vault.open(conn, sealed, _where(kind, target, column))
-        if data is None:
-            erased = True
-            value = b"" if column in _BYTES else _PLACEHOLDER.get((kind, column), ERASED_TEXT)
-        else:
-            value = data if column in _BYTES else data.decode("utf-8")
-        attributes.set_committed_value(target, column, value)
+        erased = erased or data is None
+        attributes.set_committed_value(target, column, _plain(kind, column, data))
     if erased:
         inspect(target).info["erased"] = True
 
@@ -280,25 +276,22 @@ def opened(session: Session, kind: type, row_key: str, column: str, sealed: byte
     placeholder when its key was destroyed)."""
     if sealed is None:
         return None
-    data = vault_of(session).open(
-        session.connection(), sealed, (_TABLE_NAMES[kind], column, row_key)
-    )
+    where = (_TABLE_NAMES[kind], column, row_key)
+    return _plain(kind, column, vault_of(session).open(session.connection(), sealed, where))
+
+
+def _plain(kind: type, column: str, data: bytes | None):
+    """An opened column's value: text or bytes, the placeholder when its key was destroyed."""
     if data is None:
         return b"" if column in _BYTES else _PLACEHOLDER.get((kind, column), ERASED_TEXT)
     return data if column in _BYTES else data.decode("utf-8")
-
-
-def remember_contact_key(session: Session, contact_id: int, key_id: int | None) -> None:
-    """A contact's data key, read with a plain statement (see `_remember_contact_key`)."""
-    if key_id is not None:
-        session.info.setdefault(_CONTACT_KEYS, {})[contact_id] = key_id
 
 
 def _on_load(target, context) -> None:
     if context is None:  # `merge(load=False)`: copied from a row that was opened when loaded
         return
     if type(target) is Contact:
-        _remember_contact_key(context.session, target)
+        remember_contact_key(context.session, target.id, target.key_id)
     _open_columns(context.session, target, SEALED[type(target)])
 
 
