@@ -53,15 +53,9 @@ def pending_inbound(session: Session, limit: int) -> list[Inbound]:
 
 
 _STILL_PENDING = select(_SPOOL.c.id).where(
-    _SPOOL.c.id == bindparam("row_id"), _SPOOL.c.status == "pending"
-)
-_STILL_PENDING_LOCKED = _STILL_PENDING.with_for_update(skip_locked=True)
-
-
-_ALL_STILL_PENDING = select(_SPOOL.c.id).where(
     _SPOOL.c.id.in_(bindparam("row_ids", expanding=True)), _SPOOL.c.status == "pending"
 )
-_ALL_STILL_PENDING_LOCKED = _ALL_STILL_PENDING.with_for_update(skip_locked=True)
+_STILL_PENDING_LOCKED = _STILL_PENDING.with_for_update(skip_locked=True)
 
 
 def lock_pending_inbound(session: Session, row: Inbound) -> Inbound | None:
@@ -69,9 +63,7 @@ def lock_pending_inbound(session: Session, row: Inbound) -> Inbound | None:
     still pending and no other processor holds it. Only its status is read again: a pending
     row's other columns change only when it is finished, so reading them all (and opening the
     sealed raw bytes) again cost more than the check."""
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    query = _STILL_PENDING_LOCKED if postgresql else _STILL_PENDING
-    if session.execute(query, {"row_id": row.id}).first() is None:
+    if row.id not in lock_all_pending_inbound(session, [row.id]):
         return None
     return take_inbound(session, row)
 
@@ -83,7 +75,7 @@ def lock_all_pending_inbound(session: Session, row_ids: list[int]) -> set[int]:
     if not row_ids:
         return set()
     postgresql = session.get_bind().dialect.name == "postgresql"
-    query = _ALL_STILL_PENDING_LOCKED if postgresql else _ALL_STILL_PENDING
+    query = _STILL_PENDING_LOCKED if postgresql else _STILL_PENDING
     return set(session.execute(query, {"row_ids": row_ids}).scalars())
 
 
