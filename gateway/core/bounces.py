@@ -41,9 +41,17 @@ def _mac(key: bytes, outbox_id: int) -> str:
     return hmac.new(key, f"verp:{outbox_id}".encode(), hashlib.sha256).hexdigest()[:12]
 
 
-def verp_address(base: str, outbox_id: int, key: bytes) -> str:
+def _verp_tag(outbox_id: int, key: bytes) -> str:
+    return f"+{outbox_id}.{_mac(key, outbox_id)}"
+
+
+def _tagged(base: str, tag: str) -> str:
     local, _, domain = base.partition("@")
-    return f"{local}+{outbox_id}.{_mac(key, outbox_id)}@{domain}"
+    return f"{local}{tag}@{domain}"
+
+
+def verp_address(base: str, outbox_id: int, key: bytes) -> str:
+    return _tagged(base, _verp_tag(outbox_id, key))
 
 
 def return_path(mail_from: str, outbox_id: int, key: bytes) -> str:
@@ -52,9 +60,8 @@ def return_path(mail_from: str, outbox_id: int, key: bytes) -> str:
     row an earlier version queued holds its VERP address already)."""
     if not mail_from:
         return ""
-    if f"+{outbox_id}.{_mac(key, outbox_id)}@" in mail_from:
-        return mail_from
-    return verp_address(mail_from, outbox_id, key)
+    tag = _verp_tag(outbox_id, key)
+    return mail_from if f"{tag}@" in mail_from else _tagged(mail_from, tag)
 
 
 def verp_outbox_id(recipients: tuple[str, ...], base: str, key: bytes) -> int | None:
