@@ -143,15 +143,15 @@ CREATE TABLE ticket (
 
 CREATE INDEX ix_ticket_account_id ON ticket (account_id);
 
-CREATE INDEX ix_ticket_category ON ticket (category);
+CREATE INDEX ix_ticket_category_status ON ticket (category, status);
 
-CREATE INDEX ix_ticket_pending_since ON ticket (pending_since);
+CREATE INDEX ix_ticket_paused ON ticket (pending_since) WHERE pending_since IS NOT NULL;
 
 CREATE INDEX ix_ticket_requester_id ON ticket (requester_id);
 
-CREATE INDEX ix_ticket_sla_due_at ON ticket (sla_due_at);
+CREATE INDEX ix_ticket_status_resolved_at ON ticket (status, resolved_at);
 
-CREATE INDEX ix_ticket_status ON ticket (status);
+CREATE INDEX ix_ticket_status_sla_due_at ON ticket (status, sla_due_at);
 
 CREATE TABLE approval (
 	id SERIAL NOT NULL, 
@@ -239,6 +239,8 @@ CREATE TABLE message (
 	FOREIGN KEY(author_staff_id) REFERENCES staff (id), 
 	UNIQUE (message_id)
 );
+
+CREATE INDEX ix_message_created_at ON message (created_at);
 
 CREATE INDEX ix_message_header_message_id ON message (header_message_id);
 

@@ -21,6 +21,9 @@ from gateway.store.tables import Complaint, Staff, Ticket
 from gateway.timed_mail import TimedMail
 
 SUGGESTION_WINDOW = timedelta(days=1)
+# Customer mail is read for complaint words once: each run reads only what the runs before did
+# not, looking this far behind the last run for mail stamped before it but committed after.
+LATE_COMMIT = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class ComplaintSettings:
 class ComplaintDesk:
     def __init__(self, notices: StaffNotices, mail: TimedMail, settings: ComplaintSettings):
         self.notices, self.mail, self.settings = notices, mail, settings
+        self._last_read: datetime | None = None  # when suggest last read customer mail
+        self._read_ids: set[int] = set()  # what it read from `_last_read - LATE_COMMIT` on
 
     def run(self, db: Database, now: datetime) -> int:
         return self.take_in(db, now) + self.escalate(db, now) + self.suggest(db, now)
@@ -139,15 +144,22 @@ class ComplaintDesk:
         """A keyword match tells the staff involved, once per ticket; it decides nothing."""
         if not self.settings.keywords:
             return 0
+        since = now - SUGGESTION_WINDOW
+        if self._last_read is not None:
+            since = max(since, self._last_read - LATE_COMMIT)
         with db.read() as session:
+            stored = timed.customer_message_ids(session, since)
+            unread = [i for i in stored if i not in self._read_ids]
             found: dict[int, str] = {}
-            for ticket_id, text in timed.recent_customer_messages(session, now - SUGGESTION_WINDOW):
+            for ticket_id, text in timed.message_texts(session, unread):
                 word = rules.keyword_match(text, self.settings.keywords)
                 if word and ticket_id not in found:
                     found[ticket_id] = word
             taken = timed.taken_keys(session, [_suggestion_key(t) for t in found])
         ids = [t for t in found if _suggestion_key(t) not in taken]
-        return timed.for_each_ticket(db, ids, lambda s, t: self._suggest(s, t, found[t.id], now))
+        done = timed.for_each_ticket(db, ids, lambda s, t: self._suggest(s, t, found[t.id], now))
+        self._last_read, self._read_ids = now, set(stored)  # not before: a failed run reads again
+        return done
 
     def _suggest(self, session, ticket: Ticket, word: str, now: datetime) -> bool:
         if ticket.category == "complaint" or not timed.claim(

@@ -159,6 +159,26 @@ def test_keywords_only_suggest_once(start_gateway):
     assert complaint(gw, t.id) is None
 
 
+def test_complaint_words_in_later_mail_are_still_found(start_gateway, clock):
+    """Each run reads only the mail the runs before did not; what comes after is read too,
+    on another ticket and on a ticket read before."""
+    gw = start(start_gateway, keywords=("unacceptable",))
+    quiet = open_ticket(gw, body="My site is slow.")
+    gw.gw.jobs.run("complaints")
+    clock.advance(minutes=30)
+    loud = open_ticket(gw, subject="Mail down", body="This is unacceptable.")
+    clock.advance(hours=2)
+    gw.send(mail(subject=f"Re: [VB #{quiet.id}] Site down", body="Still slow: unacceptable."))
+    gw.settle()
+    gw.gw.jobs.run("complaints")
+    gw.settle()
+
+    suggestions = about(gw, "agent@support.example", "may be a complaint")
+    assert sorted(s.message["Subject"] for s in suggestions) == sorted(
+        [f"[VB #{quiet.id}] Site down", f"[VB #{loud.id}] Mail down"]
+    )
+
+
 def test_rota_names_the_manager_on_duty(start_gateway):
     gw = start(start_gateway, rota=("mon-fri 08:00-20:00=paul@support.example",))
     number = complain(gw)  # Monday 09:00 UTC

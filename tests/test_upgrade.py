@@ -29,16 +29,27 @@ from gateway.store.db import Database
 from gateway.store.tables import Attachment
 from gateway.store.vault import Vault
 
-# What this version added (and an index an earlier one added), taken away again.
+# Columns and indexes recent versions added, taken away again, and the indexes they retired
+# put back.
+NEW_INDEXES = (
+    "ix_ticket_category_status", "ix_ticket_paused", "ix_ticket_status_resolved_at",
+    "ix_ticket_status_sla_due_at", "ix_message_created_at",
+)  # fmt: skip
+RETIRED = {
+    "ix_ticket_category": "category", "ix_ticket_pending_since": "pending_since",
+    "ix_ticket_sla_due_at": "sla_due_at", "ix_ticket_status": "status",
+}  # fmt: skip
 PREVIOUS_VERSION = (
     "ALTER TABLE attachment DROP COLUMN content_id",
     "ALTER TABLE attachment DROP COLUMN inline",
-    "DROP INDEX ix_ticket_status",
+    *(f"DROP INDEX {name}" for name in NEW_INDEXES),
+    *(f"CREATE INDEX {name} ON ticket ({column})" for name, column in RETIRED.items()),
 )
 UPGRADED = [
     "database upgraded: added attachment.content_id",
     "database upgraded: added attachment.inline",
-    "database upgraded: added index ix_ticket_status",
+    *(f"database upgraded: added index {name}" for name in NEW_INDEXES),
+    *(f"database upgraded: dropped index {name}" for name in RETIRED),
 ]
 
 
@@ -140,7 +151,8 @@ def test_previous_versions_database_is_upgraded_and_keeps_its_mail(
     assert [r.getMessage() for r in caplog.records if "upgraded" in r.getMessage()] == UPGRADED
     upgraded = schema_of(db_url)
     assert {"content_id", "inline"} <= {name for name, _, _ in upgraded["attachment"][0]}
-    assert "ix_ticket_status" in upgraded["ticket"][1]
+    indexes = set(upgraded["ticket"][1] + upgraded["message"][1])
+    assert indexes >= set(NEW_INDEXES) and not indexes & RETIRED.keys()
     # The old attachment reads back with the defaults: no Content-ID, not inline, not erased.
     assert stored_attachments(db_url, tmp_path) == [("old-invoice.pdf", "", False, False)]
 

@@ -88,15 +88,16 @@ class Database:
         return engine
 
     def create_schema(self) -> None:
-        """Create missing tables and add the columns and indexes an older database lacks
-        (store/upgrade.py), then the key file and data keys of a new database; one transaction.
-        Raises UpgradeRefused, changing nothing, when adding is not enough."""
+        """Create missing tables, add the columns and indexes an older database lacks and drop
+        the indexes it retired (store/upgrade.py), then the key file and data keys of a new
+        database; one transaction. Raises UpgradeRefused, changing nothing, when adding is not
+        enough."""
         with self.write() as session:
-            added = upgrade.upgrade(session)
+            changed = upgrade.upgrade(session)
             if self.vault is not None:
                 self.vault.prepare(session.connection())
-        for name in added:
-            log.info("database upgraded: added %s", name)
+        for change in changed:
+            log.info("database upgraded: %s", change)
 
     def _info(self) -> dict:
         return {"vault": self.vault, "secrets": self.secrets}

@@ -21,6 +21,8 @@ from gateway.store.tables import Complaint, Event, Message, Rating, Staff, Ticke
 log = logging.getLogger(__name__)
 
 OPEN_STATUSES = ("new", "open")
+# Not resolved or closed, named rather than excluded, so an index on status can find them.
+LIVE_STATUSES = ("new", "open", "pending")
 
 
 def claim(
@@ -86,9 +88,9 @@ def sla_due(session: Session, since: datetime, until: datetime) -> list[tuple[in
 
 def pending_changed(session: Session) -> list[int]:
     """Tickets that went pending, or came back from it, since the jobs last looked."""
-    # Two queries, each read through an index (status; pending_since), not one with OR: the
+    # Two queries, each read through an index (status; paused tickets), not one with OR: the
     # jobs ask after every batch of mail, and an OR of these terms reads every ticket. "Set"
-    # is asked as a range, which SQLite reads through the index (IS NOT NULL it would not).
+    # is asked as a range, which SQLite searches (IS NOT NULL would read the index whole).
     went = select(Ticket.id).where(Ticket.status == "pending", col(Ticket.pending_since).is_(None))
     left = select(Ticket.id).where(col(Ticket.pending_since) > _EPOCH, Ticket.status != "pending")
     return sorted({*session.exec(went), *session.exec(left)})
@@ -140,8 +142,7 @@ def complaints_to_take_in(session: Session) -> list[int]:
     """Complaint tickets still open that nobody took in yet."""
     taken = exists().where(Complaint.ticket_id == Ticket.id)
     query = select(Ticket.id).where(
-        Ticket.category == "complaint", col(Ticket.status).not_in(("resolved", "closed")),
-        _live(), ~taken,
+        Ticket.category == "complaint", col(Ticket.status).in_(LIVE_STATUSES), _live(), ~taken,
     )  # fmt: skip
     return _ids(session, query)
 
@@ -160,7 +161,7 @@ def complaints_waiting(session: Session, escalated_before: datetime, levels: int
         .join(Ticket, col(Ticket.id) == col(Complaint.ticket_id))
         .where(col(Complaint.escalated_at) <= escalated_before, Complaint.level < levels)
         .where(Ticket.category == "complaint", _live(), ~answered)
-        .where(col(Ticket.status).not_in(("resolved", "closed")))
+        .where(col(Ticket.status).in_(LIVE_STATUSES))
         .order_by(col(Complaint.ticket_id))
     )
     return list(session.exec(query))
@@ -206,16 +207,25 @@ def staff_by_email(session: Session, email: str) -> Staff | None:
     return session.exec(query).first()
 
 
-def recent_customer_messages(session: Session, since: datetime) -> list[tuple[int, str]]:
-    """(ticket id, text) of customer messages since `since` on tickets not yet complaints."""
+def customer_message_ids(session: Session, since: datetime) -> list[int]:
+    """Ids of customer messages stored since `since` on tickets not yet complaints."""
     query = (
-        select(Message)  # whole rows: text columns may be sealed, opened on loading
+        select(Message.id)
         .join(Ticket, col(Ticket.id) == col(Message.ticket_id))
         .where(col(Message.created_at) >= since, col(Message.author_contact_id).is_not(None))
         .where(Message.visibility == "public", Ticket.category != "complaint", _live())
-        .order_by(col(Message.id))
-    )
-    return [(m.ticket_id, m.new_text or m.body_text) for m in session.exec(query)]
+    )  # not ordered by id in SQL: SQLite would then read every message in id order
+    return sorted(session.exec(query))
+
+
+def message_texts(session: Session, ids: list[int]) -> list[tuple[int, str]]:
+    """(ticket id, text without quotes, else whole) of these messages, opened."""
+    texts: list[tuple[int, str]] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        query = select(Message).where(col(Message.id).in_(chunk)).order_by(col(Message.id))
+        texts += [(m.ticket_id, m.new_text or m.body_text) for m in session.exec(query)]
+    return texts
 
 
 def taken_keys(session: Session, keys: list[str]) -> set[str]:

@@ -1,9 +1,9 @@
 """Bring a database made by an older version up to the models: create missing tables, add
-missing columns and indexes, all in the caller's one transaction.
+missing columns and indexes, drop the indexes it retired, all in the caller's one transaction.
 
-Only additions are made. A column the models no longer have, a column of another type, or a new
-NOT NULL column with no single default for the rows already there stops start-up with
-`UpgradeRefused`, before anything is changed.
+Data is only added to, never taken away: a column the models no longer have, a column of
+another type, or a new NOT NULL column with no single default for the rows already there stops
+start-up with `UpgradeRefused`, before anything is changed.
 """
 
 from __future__ import annotations
@@ -52,10 +52,12 @@ class NewColumn:
 class Plan:
     columns: list[NewColumn]
     indexes: list[Index]
+    retired: list[str]  # index names
 
 
 def upgrade(session: Session) -> list[str]:
-    """Create what is missing in the session's transaction; what was added, as names."""
+    """Create what is missing and drop retired indexes in the session's transaction; what was
+    done, one phrase a change."""
     conn = session.connection()
     if conn.dialect.name == "postgresql":  # two processes starting at once: the second waits
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
@@ -68,7 +70,13 @@ def upgrade(session: Session) -> list[str]:
             _seal_default(session, new)
     for index in plan.indexes:
         conn.execute(CreateIndex(index))
-    return [new.name for new in plan.columns] + [f"index {i.name}" for i in plan.indexes]
+    for name in plan.retired:
+        conn.exec_driver_sql(f"DROP INDEX {conn.dialect.identifier_preparer.quote(name)}")
+    return (
+        [f"added {new.name}" for new in plan.columns]
+        + [f"added index {i.name}" for i in plan.indexes]
+        + [f"dropped index {name}" for name in plan.retired]
+    )
 
 
 def plan_upgrade(conn: Connection) -> Plan:
@@ -78,6 +86,7 @@ def plan_upgrade(conn: Connection) -> Plan:
     problems: list[str] = []
     columns: list[NewColumn] = []
     indexes: list[Index] = []
+    retired: list[str] = []
     for model in tables.ALL_TABLES:
         table: Table = model.__table__
         if table.name not in existing:
@@ -95,9 +104,10 @@ def plan_upgrade(conn: Connection) -> Plan:
                 problems += [problem] if problem else []
         have = {i["name"] for i in inspector.get_indexes(table.name)}
         indexes += sorted((i for i in table.indexes if i.name not in have), key=lambda i: i.name)
+        retired += sorted(have.intersection(tables.RETIRED_INDEXES))
     if problems:
         raise UpgradeRefused("; ".join(problems))
-    return Plan(columns, indexes)
+    return Plan(columns, indexes, retired)
 
 
 def _type_change(column: Column, found, dialect: Dialect) -> list[str]:
