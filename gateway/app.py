@@ -37,11 +37,11 @@ log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 # "smtp": an extra SMTP listener process sharing the port (`smtp.processes`), nothing else.
-ROLES = ("all", "listener", "processor", "smtp")
-# `gateway serve` by default: the listener here and the processor as a child process.
+ROLES = ("all", "listener", "processor", "delivery", "smtp")
+# `gateway serve` by default: the listener here, the processor and the delivery as children.
 SPLIT = "split"
-# A processor running apart from the listener cannot be woken by its commits (they share only
-# the database), so it looks for pending mail this often instead.
+# A processor or a delivery running on its own cannot be woken by the commits of the processes
+# before it (they share only the database), so it looks for work this often instead.
 SPLIT_POLL_SECONDS = 0.1
 
 
@@ -229,6 +229,9 @@ class Gateway:
         # Woken after each commit besides our own processor: the processor's child process
         # when serving split, or in an extra listener process, `gateway serve` it tells.
         self.companion = None
+        # Woken when mail is queued besides our own delivery: the delivery's child process
+        # when serving split, or in the processor's child process, `gateway serve` it tells.
+        self.deliverer = None
         self.committer = intake.GroupCommitter(
             self.db, clock, company.domain, on_commit=self.mail_committed
         )
@@ -256,63 +259,77 @@ class Gateway:
         if self.companion is not None:
             self.companion.wake()
 
+    def mail_queued(self) -> None:
+        """Mail is queued: wake whoever delivers it, here or in the delivery's child process."""
+        self.delivery_worker.wake()
+        if self.deliverer is not None:
+            self.deliverer.wake()
+
     def _process_step(self) -> int:
         processed, queued = self.processor.run_once()
         if queued:
-            self.delivery_worker.wake()
+            self.mail_queued()
         if processed:  # complaints are taken in, and paused clocks moved, at once
             self.jobs_worker.wake()
         return processed
 
     def _immediate_jobs(self) -> int:
         if self.jobs.run_many(jobs.IMMEDIATE):
-            self.delivery_worker.wake()
+            self.mail_queued()
         return 0
 
     def _run_jobs(self, names: tuple[str, ...] = jobs.FREQUENT) -> None:
         if self.jobs.run_many(names):
-            self.delivery_worker.wake()
+            self.mail_queued()
 
     def init(self) -> None:
         self.db.create_schema()
         if isinstance(self.sender, smtp_out.MaildirSender):
             self.sender.ensure()
 
-    def start(self, role: str = "all") -> None:
+    def start(self, role: str = "all", woken: bool = False) -> None:
         """Start the parts of `role` (returns once listening): the "listener" (SMTP, IMAP, the
-        web endpoint and the intake writer), the "processor" (processing, delivery and the
-        scheduler), "all", or "smtp" (SMTP and the intake writer only: an extra listener).
-        Run apart, they use a core each and share only the database."""
+        web endpoint and the intake writer), the "processor" (processing and the scheduler),
+        the "delivery" (sending what the outbox holds), "all", or "smtp" (SMTP and the intake
+        writer only: an extra listener). Run apart, they use a core each and share only the
+        database; `woken`: a parent process wakes this one when there is work."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         self.role = role
-        processing = role in ("all", "processor")
+        processing, delivering = role in ("all", "processor"), role in ("all", "delivery")
         if processing:
             if role == "processor":
                 self.process_worker.interval = SPLIT_POLL_SECONDS
             self.parser.start()  # spawned now, not when the first mail arrives
             self.process_worker.start()
-            self.delivery_worker.start()
             self.jobs_worker.start()
-        if role != "processor":
+        if delivering:
+            if role == "delivery" and not woken:
+                self.delivery_worker.interval = SPLIT_POLL_SECONDS
+            self.delivery_worker.start()
+        if role in ("all", "listener", "smtp"):
             self._start_listening()
+        if processing or delivering:
+            self._start_scheduler(processing, delivering)
+
+    def _start_scheduler(self, processing: bool, delivering: bool) -> None:
+        sweep, every = self.config.processing.sweep_seconds, self.config.jobs.every_seconds
+        timers = [("inbound-sweep", self.process_worker.wake, sweep),
+                  ("timed-actions", self._run_jobs, every)] if processing else []  # fmt: skip
+        if delivering:
+            timers.append(("outbox-delivery", self.delivery_worker.wake, sweep))
+        self.scheduler = workers.make_scheduler(timers)
         if processing:
-            sweep = self.config.processing.sweep_seconds
-            self.scheduler = workers.make_scheduler(
-                [
-                    ("inbound-sweep", self.process_worker.wake, sweep),
-                    ("outbox-delivery", self.delivery_worker.wake, sweep),
-                    ("timed-actions", self._run_jobs, self.config.jobs.every_seconds),
-                ]
-            )
             report = self.config.report
             workers.add_weekly(
                 self.scheduler, "weekly-report", lambda: self._run_jobs(("weekly-report",)),
                 report.day, config_timed.report_time(report), self.config.company.timezone,
             )  # fmt: skip
-            self.scheduler.start()
-            self.process_worker.wake()
-            self.delivery_worker.wake()
+        self.scheduler.start()
+        for worker, started in ((self.process_worker, processing),
+                                (self.delivery_worker, delivering)):  # fmt: skip
+            if started:
+                worker.wake()
 
     def _start_listening(self) -> None:
         smtp = self.config.smtp
@@ -362,34 +379,41 @@ class Gateway:
             self.committer.stop()
         if self.role in ("all", "processor"):
             self.process_worker.stop()
-            self.delivery_worker.stop()
             self.jobs_worker.stop()
+        if self.role in ("all", "delivery"):
+            self.delivery_worker.stop()
         self.parser.close()
         self.db.dispose()
         self._stopped.set()
 
     def serve_forever(
-        self, role: str = "all", companion=None, listeners=(), as_child: bool = False
-    ) -> None:
+        self, role: str = "all", companion=None, listeners=(), deliverer=None,
+        as_child: bool = False,
+    ) -> None:  # fmt: skip
         """Serve until SIGINT or SIGTERM. A `companion` (the processor's child process) is
         woken after each commit; `listeners` are extra SMTP listener processes sharing the
-        port, whose commits wake it too. `as_child` is the children's side: stdin closing
-        (`gateway serve` stopped or died) stops this process, a byte on it wakes the
-        processor, and an extra listener writes a byte to its stdout after each commit."""
+        port, whose commits wake it too; a `deliverer` (the delivery's child process) is woken
+        when the processor says it queued mail. `as_child` is the children's side: stdin
+        closing (`gateway serve` stopped or died) stops this process, a byte on it wakes the
+        processor or the delivery, an extra listener writes a byte to its stdout after each
+        commit and the processor one after queuing mail."""
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: self._stopped.set())
         if as_child and role == "smtp":
             self.companion = children.Parent()
-        self.start(role)
+        if as_child and role == "processor":
+            self.deliverer = children.Parent()
+        self.start(role, woken=as_child)
         if companion is not None:
             self.companion = companion
-        helpers = [c for c in (companion, *listeners) if c is not None]
+        helpers = [c for c in (companion, deliverer, *listeners) if c is not None]
         for helper in helpers:
             helper.start()
         if as_child:
             threading.Thread(target=self._woken_by_stdin, name="wake-pipe", daemon=True).start()
-        if role == "processor":
-            log.info("processing and delivering; outbound mode %s", self.config.outbound.mode)
+        if role in ("processor", "delivery"):
+            doing = "processing" if role == "processor" else "delivering"
+            log.info("%s; outbound mode %s", doing, self.config.outbound.mode)
         else:
             log.info(
                 "listening for SMTP on %s:%s; outbound mode %s",
@@ -407,6 +431,7 @@ class Gateway:
     def _woken_by_stdin(self) -> None:
         import os
 
+        worker = self.delivery_worker if self.role == "delivery" else self.process_worker
         while os.read(0, 4096):
-            self.process_worker.wake()
+            worker.wake()
         self._stopped.set()

@@ -75,9 +75,9 @@ def _parser() -> argparse.ArgumentParser:
         "--role",
         choices=(SPLIT, *ROLES),
         default=SPLIT,
-        help="split (default): the listener (SMTP, IMAP, web) in this process and the "
-        "processor (processing, delivery, scheduler) in a child process, one core each; "
-        "all: everything in one process; listener or processor: one half only; "
+        help="split (default): the listener (SMTP, IMAP, web) in this process, the processor "
+        "(processing, scheduler) and the delivery (sending the outbox) in child processes; "
+        "all: everything in one process; listener, processor or delivery: that part only; "
         "smtp: an extra SMTP listener, which `smtp.processes` starts",
     )
     # A child of `gateway serve`: stopped by its stdin closing (edges/children.py).
@@ -131,10 +131,12 @@ def _serve(gw: Gateway, args) -> int:
     if args.child:
         gw.serve_forever(args.role, as_child=True)
         return 0
-    role, companion = args.role, None
+    role, companion, deliverer = args.role, None, None
     if role == SPLIT:
         role = "listener"
-        companion = children.Child("processor", _child_command(args, "processor"))
+        deliverer = children.Child("delivery", _child_command(args, "delivery"))
+        companion = children.Child("processor", _child_command(args, "processor"),
+                                   on_output=deliverer.wake)  # fmt: skip
     listeners = []
     if role in ("all", "listener"):  # this process is the first of `smtp.processes`
         listeners = [
@@ -142,7 +144,7 @@ def _serve(gw: Gateway, args) -> int:
                            on_output=gw.mail_committed)
             for n in range(1, gw.config.smtp.processes)
         ]  # fmt: skip
-    gw.serve_forever(role, companion=companion, listeners=listeners)
+    gw.serve_forever(role, companion=companion, listeners=listeners, deliverer=deliverer)
     return 0
 
 

@@ -182,6 +182,9 @@ class Delivery:
 
     def run_once(self) -> int:
         """Send what is due now; returns how many rows were attempted."""
+        with self.db.read() as session:  # a poll finding nothing takes no write lock
+            if not outbox_rows.any_due(session, self.clock()):
+                return 0
         self.db.yield_to_urgent()
         with self.db.write() as session:
             rows = outbox_rows.claim_due(session, self.clock(), self.batch_size)

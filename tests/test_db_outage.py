@@ -26,7 +26,8 @@ from sqlmodel import select
 from gateway import cli, intake
 from gateway.app import Gateway
 from gateway.core.model import Envelope
-from gateway.store.tables import Inbound, Outbox, Quarantine, Ticket
+from gateway.store import outbox_rows
+from gateway.store.tables import Inbound, Outbox, Quarantine, Ticket, new_row_key
 
 ALICE = "alice@customer.example"
 STRANGER = "mallory@stranger.example"
@@ -199,12 +200,25 @@ def worker_records(caplog) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == "gateway.edges.workers"]
 
 
+def queue_unwoken(gw) -> None:
+    """A mail due now in the outbox, with the delivery not told (it finds it when woken)."""
+    now = gw.gw.clock()
+    with gw.db.write() as session:
+        outbox_rows.add(
+            session, created_at=now, kind="notice", ticket_id=None, automatic=True,
+            mail_from="bounces@support.example", rcpt_to=[ALICE], message_id="<due@test>",
+            raw=b"Subject: due\r\n\r\nDue.\r\n", row_key=new_row_key(), next_attempt_at=now,
+        )  # fmt: skip
+
+
 def test_workers_report_an_outage_in_one_line_and_carry_on_after_it(gw, outage, caplog):
     _, switch = outage
     caplog.set_level(logging.INFO, logger="gateway")
-    # SQLite readers are not blocked by the lock (WAL), so there only delivery, which writes
-    # first, meets the outage; on PostgreSQL both workers' first query fails.
+    # SQLite readers are not blocked by the lock (WAL), so there only delivery, which has a
+    # mail due and must write to take it, meets the outage; on PostgreSQL both workers' first
+    # query fails.
     expected = {"delivery"} if gw.db.is_sqlite else {"delivery", "processor"}
+    queue_unwoken(gw)
     switch.cut()
     try:
         gw.gw.process_worker.wake()

@@ -1,7 +1,7 @@
-"""`gateway serve` as users run it: the listener in one process, the processor in a child
-process (one core each), and with `smtp.processes` more listener processes sharing the port.
-Mail sent to it is confirmed, each once; a child that dies is started again and nothing waits
-for it in vain; stopping the listener stops the children too."""
+"""`gateway serve` as users run it: the listener in one process, the processor and the
+delivery in child processes (a core each), and with `smtp.processes` more listener processes
+sharing the port. Mail sent to it is confirmed, each once; a child that dies is started again
+and nothing waits for it in vain; stopping the listener stops the children too."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ def write_config(folder: Path, db_url: str, processes: int = 1) -> tuple[Path, i
         '[outbound]\nmode = "maildir"\nmaildir = "outbox"\n'
         # one customer sends all the mail here: every one of it must be confirmed
         "[limits]\nauto_per_hour = 1000000\nauto_per_day = 1000000\n"
+        # longer than any wait here: the children are woken, not found by a sweep
+        "[processing]\nsweep_seconds = 600\n"
     )
     return path, port
 
@@ -161,14 +163,18 @@ def served(tmp_path, db_url, request):
         if server.poll() is None:
             server.kill()
             server.wait()
-        for role in ("processor", "smtp"):
-            for child in gateway_children(server.pid, role):
-                os.kill(child, signal.SIGKILL)
+        for child in every_child(server.pid):
+            os.kill(child, signal.SIGKILL)
 
 
-def test_serve_splits_listener_and_processor_and_confirms_mail(served, tmp_path):
+def every_child(pid: int) -> list[int]:
+    return [c for role in ("processor", "delivery", "smtp") for c in gateway_children(pid, role)]
+
+
+def test_serve_splits_listener_processor_and_delivery_and_confirms_mail(served, tmp_path):
     server, port = served
     child = wait_for(lambda: gateway_children(server.pid), "the processor child")[0]
+    delivery = wait_for(lambda: gateway_children(server.pid, "delivery"), "the delivery")[0]
     send(port, "Site down")
     wait_for(lambda: confirmations(tmp_path, "Site down"), "the confirmation")
 
@@ -179,9 +185,20 @@ def test_serve_splits_listener_and_processor_and_confirms_mail(served, tmp_path)
     )[0]
     wait_for(lambda: confirmations(tmp_path, "Still down"), "the second confirmation")
 
+    os.kill(delivery, signal.SIGKILL)  # the delivery dies: what is queued waits for the next
+    send(port, "Down again")
+    wait_for(
+        lambda: [c for c in gateway_children(server.pid, "delivery") if c != delivery],
+        "a new delivery",
+    )
+    wait_for(lambda: confirmations(tmp_path, "Down again"), "the third confirmation")
+
+    children = every_child(server.pid)
     server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=30) == 0
-    wait_for(lambda: not Path(f"/proc/{again}").exists(), "the child to stop with it")
+    assert again in children
+    for pid in children:
+        wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists(), "the children to stop")
 
 
 @pytest.mark.parametrize("stop", ["ctrl-c", "sigterm-to-every-process"])
@@ -198,11 +215,14 @@ def test_a_stop_ends_every_process_without_restarting_one(tmp_path, db_url, stop
         cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     try:
-        wait_for(lambda: listening(port) and gateway_children(server.pid), "serve and its child")
+        wait_for(
+            lambda: listening(port) and gateway_children(server.pid, "delivery")
+            and gateway_children(server.pid), "serve and its children",
+        )  # fmt: skip
         if stop == "ctrl-c":
             os.killpg(server.pid, signal.SIGINT)
         else:
-            for pid in (*gateway_children(server.pid), server.pid):
+            for pid in (*every_child(server.pid), server.pid):
                 os.kill(pid, signal.SIGTERM)
         _, errors = server.communicate(timeout=30)
     finally:

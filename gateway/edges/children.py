@@ -1,11 +1,13 @@
 """The child processes of `gateway serve`, so that its parts use more than one core.
 
 `gateway serve` listens for mail in its own process and runs the processor (`gateway serve
---role processor`) and any extra SMTP listeners (`--role smtp`, `smtp.processes`) as children:
-each has its own interpreter lock. After each commit a listener wakes the processor with one
-byte on the processor's stdin; an extra listener tells its parent with one byte on its stdout,
-and the parent passes it on (so it reaches a processor started again meanwhile). A full pipe is
-skipped: the reader is awake already, and the processor's poll catches up. A child stops when
+--role processor`), the delivery (`--role delivery`) and any extra SMTP listeners (`--role
+smtp`, `smtp.processes`) as children: each has its own interpreter lock. After each commit a
+listener wakes the processor with one byte on the processor's stdin; an extra listener tells
+its parent with one byte on its stdout, and the parent passes it on (so it reaches a processor
+started again meanwhile); the processor tells it so when it has queued mail, and the parent
+wakes the delivery. A full pipe is skipped: the reader is awake already, and the woken
+process's poll catches up. A child stops when
 its stdin closes, so it never outlives `gateway serve`; if it dies, it is started again after a
 pause that grows while it keeps dying.
 """
@@ -41,8 +43,9 @@ def nudge(fd: int) -> None:
 
 
 class Parent:
-    """An extra listener's side of its stdout: a byte after each commit tells `gateway serve`,
-    which wakes the processor."""
+    """A child's side of its stdout: a byte after each commit (an extra listener) or after
+    queuing mail (the processor) tells `gateway serve`, which wakes the processor or the
+    delivery."""
 
     def __init__(self, fd: int = 1):
         self.fd = fd

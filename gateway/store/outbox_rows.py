@@ -34,6 +34,11 @@ def add(session: Session, **fields) -> int:
     return session.execute(_INSERT, sealing.sealed_values(session, Outbox, values)).scalar_one()
 
 
+def any_due(session: Session, now: datetime) -> bool:
+    query = select(Outbox.id).where(Outbox.status == "pending", Outbox.next_attempt_at <= now)
+    return session.exec(query.limit(1)).first() is not None
+
+
 def claim_due(session: Session, now: datetime, limit: int) -> list[Outbox]:
     query = (
         select(Outbox)
