@@ -71,6 +71,9 @@ class _Work:
     reading: Reading | None = None  # what the parser's process found (card numbers masked)
 
 
+_Pending = tuple[int, Future[_Work]]  # a spool row's id and its reading, maybe still running
+
+
 class Processor:
     def __init__(
         self,
@@ -103,12 +106,13 @@ class Processor:
         # lookups must not hold the lock) and while the mails before them are applied: the
         # thread mostly waits for the parser process, in order, one mail at a time.
         with ThreadPoolExecutor(1, "parse-ahead") as ahead:
-            work = [ahead.submit(self._prepare, *item, item[0] in reused) for item in pending]
+            work = [(item[0], ahead.submit(self._prepare, *item, item[0] in reused))
+                    for item in pending]  # fmt: skip
             work.reverse()
             try:
                 return self._apply_all(work, {row.id: row for row in rows})
             finally:
-                for future in work:  # a failed batch need not wait for the rest to parse
+                for _, future in work:  # a failed batch need not wait for the rest to parse
                     future.cancel()
 
     def _prepare(self, inbound_id: int, raw: bytes, message_id: str, envelope: Envelope,
@@ -116,14 +120,14 @@ class Processor:
         item = self._authenticate(self._parse(inbound_id, raw, message_id), raw, envelope)
         return replace(item, message_id_reused=reused)
 
-    def _apply_all(self, work: list[Future[_Work]], rows: dict[int, Inbound]) -> tuple[int, int]:
+    def _apply_all(self, work: list[_Pending], rows: dict[int, Inbound]) -> tuple[int, int]:
         """Apply the parsed mails, last of `work` first, in short write transactions; `rows`
         are their spool rows as read before (detached, taken into each transaction)."""
         processed = queued = 0
         while work:  # short transactions: on SQLite the listener waits for the lock to say 250
-            futures.wait([work[-1]])  # parsed and verified before the lock is taken
+            futures.wait([work[-1][1]])  # parsed and verified before the lock is taken
             self.db.yield_to_urgent()
-            taken: list[Future[_Work]] = []
+            taken: list[_Pending] = []
             try:
                 with self.db.write() as session:
                     done = self._apply_some(session, work, taken, rows, careful=False)
@@ -137,7 +141,7 @@ class Processor:
             processed, queued = processed + done[0], queued + done[1]
         return processed, queued
 
-    def _apply_some(self, session, work: list[Future[_Work]], taken: list[Future[_Work]],
+    def _apply_some(self, session, work: list[_Pending], taken: list[_Pending],
                     rows: dict[int, Inbound], careful: bool,
                     limit: int | None = None) -> tuple[int, int]:  # fmt: skip
         """Apply items from the end of `work` (noted in `taken`) until the transaction has run
@@ -145,20 +149,17 @@ class Processor:
         Not `careful`: a failure raises `_Redo`, and the caller rolls the transaction back."""
         deadline = time.monotonic() + TRANSACTION_SECONDS
         processed = queued = 0
-        ready = _ready(work, limit)  # the mails parsed already are checked in one statement
-        held = spool.lock_all_pending_inbound(session, ready)
+        # The spool rows this transaction may apply, checked (and on PostgreSQL held) in one
+        # statement, parsed yet or not: a row's status does not depend on its reading.
+        held = spool.lock_all_pending_inbound(session, [i for i, _ in reversed(work)][:limit])
         while work and (limit is None or len(taken) < limit):
-            if taken and not work[-1].done():
+            if taken and not work[-1][1].done():
                 break  # a parse or a DNS lookup still running must not hold the write lock
             taken.append(work.pop())
-            item = taken[-1].result()  # parsed while the mails before it were applied
-            row = rows[item.inbound_id]
-            if item.inbound_id in held:
-                row = spool.take_inbound(session, row)
-            elif item.inbound_id not in ready:  # parsed since the transaction began
-                row = spool.lock_pending_inbound(session, row)
-            else:
-                row = None  # another processor took it, or it was done meanwhile
+            inbound_id, future = taken[-1]
+            item = future.result()  # parsed while the mails before it were applied
+            # Not held: another processor took it, or it was done meanwhile.
+            row = spool.take_inbound(session, rows[inbound_id]) if inbound_id in held else None
             if row is not None:
                 processed += 1
                 queued += self._apply_one(session, row, item, careful)
@@ -229,16 +230,6 @@ class Processor:
         queued += privacy_requests.settle(session, self.staff_notices, row, kind, now)
         spool.finish_inbound(session, row, "done", now, None, kept)  # with the raw copy kept
         return queued
-
-
-def _ready(work: list[Future[_Work]], limit: int | None) -> list[int]:
-    """The spool ids of the mails at the end of `work` whose reading is done, in order."""
-    ready: list[int] = []
-    for future in reversed(work):
-        if not future.done() or (limit is not None and len(ready) >= limit):
-            break
-        ready.append(future.result().inbound_id)
-    return ready
 
 
 class _Redo(Exception):

@@ -58,20 +58,12 @@ _STILL_PENDING = select(_SPOOL.c.id).where(
 _STILL_PENDING_LOCKED = _STILL_PENDING.with_for_update(skip_locked=True)
 
 
-def lock_pending_inbound(session: Session, row: Inbound) -> Inbound | None:
-    """`row` (as `pending_inbound` read it, before this transaction) in this session, if it is
-    still pending and no other processor holds it. Only its status is read again: a pending
-    row's other columns change only when it is finished, so reading them all (and opening the
-    sealed raw bytes) again cost more than the check."""
-    if row.id not in lock_all_pending_inbound(session, [row.id]):
-        return None
-    return take_inbound(session, row)
-
-
 def lock_all_pending_inbound(session: Session, row_ids: list[int]) -> set[int]:
-    """`lock_pending_inbound`'s check for the rows a transaction is about to apply, in one
-    statement: the ids still pending and now held by this transaction (the others, another
-    processor took or finished). Take each with `take_inbound`."""
+    """The ids of these rows (as `pending_inbound` read them, before this transaction) still
+    pending and now held by this transaction, in one statement (the others, another processor
+    took or finished). Only the status is read again: a pending row's other columns change
+    only when it is finished, so reading them all (and opening the sealed raw bytes) again
+    cost more than the check. Take each row with `take_inbound`."""
     if not row_ids:
         return set()
     postgresql = session.get_bind().dialect.name == "postgresql"
