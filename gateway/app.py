@@ -40,8 +40,9 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 ROLES = ("all", "listener", "processor", "delivery", "smtp")
 # `gateway serve` by default: the listener here, the processor and the delivery as children.
 SPLIT = "split"
-# A processor or a delivery running on its own cannot be woken by the commits of the processes
-# before it (they share only the database), so it looks for work this often instead.
+# A processor or a delivery running on its own, not as a child of `gateway serve`, cannot be
+# woken by the processes before it (they share only the database): it looks for work this
+# often instead.
 SPLIT_POLL_SECONDS = 0.1
 
 
@@ -298,7 +299,7 @@ class Gateway:
         self.role = role
         processing, delivering = role in ("all", "processor"), role in ("all", "delivery")
         if processing:
-            if role == "processor":
+            if role == "processor" and not woken:
                 self.process_worker.interval = SPLIT_POLL_SECONDS
             self.parser.start()  # spawned now, not when the first mail arrives
             self.process_worker.start()
