@@ -43,7 +43,7 @@ def _args() -> argparse.Namespace:
         "--roles",
         default="split",
         help="comma-separated `gateway serve --role` values, one process each "
-        "(e.g. all, or listener,processor); default: split, as `gateway serve` runs",
+        "(e.g. all, or listener,processor,delivery); default: split, as `gateway serve` runs",
     )
     parser.add_argument(
         "--smtp-processes", type=int, help="`smtp.processes` (default: the gateway's default)"
