@@ -231,7 +231,9 @@ def test_workers_report_an_outage_in_one_line_and_carry_on_after_it(gw, outage, 
     finally:
         switch.restore()
     messages = [r.getMessage() for r in worker_records(caplog)]
-    assert all("database unavailable, will retry" in m for m in messages), messages
+    outages = [m for m in messages if "database reachable again" not in m]  # said once back
+    assert all("database unavailable, will retry" in m for m in outages), messages
+    assert len(outages) == len({m.split(":")[0] for m in outages}), messages  # one line each
     assert not any(r.exc_info for r in worker_records(caplog))  # no traceback per attempt
 
     assert send(gw, mail(subject="After", body="back to normal"))[0] == 250
