@@ -1,28 +1,27 @@
 """The composition root: builds every part from the configuration and wires them together.
 
 Tests build a `Gateway` with their own clock and mail sender; production uses the defaults.
-Nothing else in the package reads the configuration.
+Nothing outside the composition root (this module, `app_timed.py` for the timed actions and
+`app_serving.py`, which runs the parts) reads the configuration.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
-import socket
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from gateway import app_timed, config_timed, intake, jobs
-from gateway.approval_page import ApprovalPages
+from gateway.app_serving import Serving
 from gateway.approvals import ApprovalDesk
 from gateway.bounce_desk import BounceDesk
 from gateway.config import Config
 from gateway.core import reading
 from gateway.core.limits import MailLimits
 from gateway.core.model import Policy
-from gateway.edges import children, imap_in, parser_process, smtp_in, smtp_out, web, workers
+from gateway.edges import imap_in, parser_process, smtp_out, web, workers
 from gateway.notices import Company, Notices
 from gateway.outbox import Delivery, MailSender, Renderer, RetryPolicy
 from gateway.process import Processor, Settings
@@ -36,14 +35,6 @@ from gateway.store.vault import Vault
 log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-# "smtp": an extra SMTP listener process sharing the port (`smtp.processes`), nothing else.
-ROLES = ("all", "listener", "processor", "delivery", "smtp")
-# `gateway serve` by default: the listener here, the processor and the delivery as children.
-SPLIT = "split"
-# A processor or a delivery running on its own, not as a child of `gateway serve`, cannot be
-# woken by the processes before it (they share only the database): it looks for work this
-# often instead.
-SPLIT_POLL_SECONDS = 0.1
 
 
 def utc_now() -> datetime:
@@ -129,7 +120,7 @@ def build_authenticator(config: Config, resolver: Resolver | None) -> Authentica
     return Authenticator(auth.mode, auth.trusted_authserv_ids, resolver)
 
 
-class Gateway:
+class Gateway(Serving):
     def __init__(
         self,
         config: Config,
@@ -253,186 +244,7 @@ class Gateway:
         self.role: str | None = None
         self._stopped = threading.Event()
 
-    def mail_committed(self) -> None:
-        """New mail is committed, here or by an extra listener process: wake whoever processes
-        it, here or in the child process."""
-        self.process_worker.wake()
-        if self.companion is not None:
-            self.companion.wake()
-
-    def mail_queued(self) -> None:
-        """Mail is queued: wake whoever delivers it, here or in the delivery's child process."""
-        self.delivery_worker.wake()
-        if self.deliverer is not None:
-            self.deliverer.wake()
-
-    def _process_step(self) -> int:
-        processed, queued = self.processor.run_once()
-        if queued:
-            self.mail_queued()
-        if processed:  # complaints are taken in, and paused clocks moved, at once
-            self.jobs_worker.wake()
-        return processed
-
-    def _immediate_jobs(self) -> int:
-        if self.jobs.run_many(jobs.IMMEDIATE):
-            self.mail_queued()
-        return 0
-
-    def _run_jobs(self, names: tuple[str, ...] = jobs.FREQUENT) -> None:
-        if self.jobs.run_many(names):
-            self.mail_queued()
-
     def init(self) -> None:
         self.db.create_schema()
         if isinstance(self.sender, smtp_out.MaildirSender):
             self.sender.ensure()
-
-    def start(self, role: str = "all", woken: bool = False) -> None:
-        """Start the parts of `role` (returns once listening): the "listener" (SMTP, IMAP, the
-        web endpoint and the intake writer), the "processor" (processing and the scheduler),
-        the "delivery" (sending what the outbox holds), "all", or "smtp" (SMTP and the intake
-        writer only: an extra listener). Run apart, they use a core each and share only the
-        database; `woken`: a parent process wakes this one when there is work."""
-        if role not in ROLES:
-            raise ValueError(f"unknown role {role!r}")
-        self.role = role
-        processing, delivering = role in ("all", "processor"), role in ("all", "delivery")
-        if processing:
-            if role == "processor" and not woken:
-                self.process_worker.interval = SPLIT_POLL_SECONDS
-            self.parser.start()  # spawned now, not when the first mail arrives
-            self.process_worker.start()
-            self.jobs_worker.start()
-        if delivering:
-            if role == "delivery" and not woken:
-                self.delivery_worker.interval = SPLIT_POLL_SECONDS
-            self.delivery_worker.start()
-        if role in ("all", "listener", "smtp"):
-            self._start_listening()
-        if processing or delivering:
-            self._start_scheduler(processing, delivering)
-
-    def _start_scheduler(self, processing: bool, delivering: bool) -> None:
-        sweep, every = self.config.processing.sweep_seconds, self.config.jobs.every_seconds
-        timers = [("inbound-sweep", self.process_worker.wake, sweep),
-                  ("timed-actions", self._run_jobs, every)] if processing else []  # fmt: skip
-        if delivering:
-            timers.append(("outbox-delivery", self.delivery_worker.wake, sweep))
-        self.scheduler = workers.make_scheduler(timers)
-        if processing:
-            report = self.config.report
-            workers.add_weekly(
-                self.scheduler, "weekly-report", lambda: self._run_jobs(("weekly-report",)),
-                report.day, config_timed.report_time(report), self.config.company.timezone,
-            )  # fmt: skip
-        self.scheduler.start()
-        for worker, started in ((self.process_worker, processing),
-                                (self.delivery_worker, delivering)):  # fmt: skip
-            if started:
-                worker.wake()
-
-    def _start_listening(self) -> None:
-        smtp = self.config.smtp
-        shared = smtp.processes > 1
-        if shared and self.role != "smtp":  # the first of the processes sharing the port
-            smtp_in.refuse_taken_port(smtp.host, smtp.port)
-        self.committer.start()
-        handler = smtp_in.InboundHandler(
-            self.committer.submit,
-            self.config.accepted_domains,
-            self.config.smtp.max_recipients,
-            self.config.smtp.max_received_headers,
-        )
-        self.controller = smtp_in.make_controller(
-            handler,
-            self.config.smtp.host,
-            self.config.smtp.port,
-            self.config.smtp.max_message_size,
-            self.config.company.domain or socket.getfqdn(),
-            reuse_port=shared,
-        )
-        self.controller.start()
-        if self.role == "smtp":
-            return
-        for poller in self.pollers:
-            poller.start()
-        pages = {"rate": self.rating_desk, "approval": ApprovalPages(self.db, self.approvals,
-                                                                    self.clock)}  # fmt: skip
-        self.web = web.WebServer(pages, self.config.web.host, self.config.web.port)
-        self.web.start()
-
-    @property
-    def smtp_port(self) -> int:
-        return self.controller.port if self.controller else self.config.smtp.port
-
-    def stop(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
-        if self.controller is not None:
-            self.controller.stop()
-        if self.web is not None:
-            self.web.stop()
-        if self.role in ("all", "listener"):
-            for poller in self.pollers:
-                poller.stop()
-        if self.role in ("all", "listener", "smtp"):
-            self.committer.stop()
-        if self.role in ("all", "processor"):
-            self.process_worker.stop()
-            self.jobs_worker.stop()
-        if self.role in ("all", "delivery"):
-            self.delivery_worker.stop()
-        self.parser.close()
-        self.db.dispose()
-        self._stopped.set()
-
-    def serve_forever(
-        self, role: str = "all", companion=None, listeners=(), deliverer=None,
-        as_child: bool = False,
-    ) -> None:  # fmt: skip
-        """Serve until SIGINT or SIGTERM. A `companion` (the processor's child process) is
-        woken after each commit; `listeners` are extra SMTP listener processes sharing the
-        port, whose commits wake it too; a `deliverer` (the delivery's child process) is woken
-        when the processor says it queued mail. `as_child` is the children's side: stdin
-        closing (`gateway serve` stopped or died) stops this process, a byte on it wakes the
-        processor or the delivery, an extra listener writes a byte to its stdout after each
-        commit and the processor one after queuing mail."""
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: self._stopped.set())
-        if as_child and role == "smtp":
-            self.companion = children.Parent()
-        if as_child and role == "processor":
-            self.deliverer = children.Parent()
-        self.start(role, woken=as_child)
-        if companion is not None:
-            self.companion = companion
-        helpers = [c for c in (companion, deliverer, *listeners) if c is not None]
-        for helper in helpers:
-            helper.start()
-        if as_child:
-            threading.Thread(target=self._woken_by_stdin, name="wake-pipe", daemon=True).start()
-        if role in ("processor", "delivery"):
-            doing = "processing" if role == "processor" else "delivering"
-            log.info("%s; outbound mode %s", doing, self.config.outbound.mode)
-        else:
-            log.info(
-                "listening for SMTP on %s:%s; outbound mode %s",
-                self.config.smtp.host,
-                self.smtp_port,
-                self.config.outbound.mode,
-            )
-        self._stopped.wait()
-        self.stop()
-        for helper in helpers:  # all told first: they finish what they hold side by side
-            helper.close()
-        for helper in helpers:
-            helper.stop()
-
-    def _woken_by_stdin(self) -> None:
-        import os
-
-        worker = self.delivery_worker if self.role == "delivery" else self.process_worker
-        while os.read(0, 4096):
-            worker.wake()
-        self._stopped.set()

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from gateway import cli_mail, cli_privacy, cli_timed, cli_trust
 from gateway import config as config_module
-from gateway.app import ROLES, SPLIT, Gateway, utc_now
+from gateway.app import Gateway, utc_now
+from gateway.app_serving import ROLES, SPLIT
 from gateway.cli_output import emit
 from gateway.contacts_import import read_contacts
 from gateway.edges import children
