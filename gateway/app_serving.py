@@ -131,8 +131,8 @@ class Serving:
             return
         for poller in self.pollers:
             poller.start()
-        pages = {"rate": self.rating_desk, "approval": ApprovalPages(self.db, self.approvals,
-                                                                    self.clock)}  # fmt: skip
+        approval = ApprovalPages(self.db, self.approvals, self.clock, self.mail_queued)
+        pages = {"rate": self.rating_desk, "approval": approval}
         self.web = web.WebServer(pages, self.config.web.host, self.config.web.port)
         self.web.start()
 
@@ -181,6 +181,8 @@ class Serving:
         self.start(role, woken=as_child)
         if companion is not None:
             self.companion = companion
+        if deliverer is not None:  # mail queued here (an answer on the web page) wakes it
+            self.deliverer = deliverer
         helpers = [c for c in (companion, deliverer, *listeners) if c is not None]
         for helper in helpers:
             helper.start()

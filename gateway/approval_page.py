@@ -35,8 +35,15 @@ def _page(title: str, body: str) -> str:
 
 
 class ApprovalPages:
-    def __init__(self, db: Database, approvals: ApprovalDesk, clock: Callable[[], datetime]):
+    def __init__(
+        self,
+        db: Database,
+        approvals: ApprovalDesk,
+        clock: Callable[[], datetime],
+        mail_queued: Callable[[], None] = lambda: None,
+    ):
         self.db, self.approvals, self.clock = db, approvals, clock
+        self.mail_queued = mail_queued  # wakes delivery: the written decision goes out at once
 
     def show(self, token: str, query: dict[str, str]) -> Page:
         facts = self.approvals.describe_link(self.db, token, self.clock())
@@ -68,6 +75,7 @@ class ApprovalPages:
                 f'<p lang="fr">Votre réponse n\'a pas été enregistrée : {escape(french)}.</p>'
             )
             return Page(403, _page("Not recorded / Non enregistré", body))
+        self.mail_queued()
         body = "<p>Your answer is recorded; a written confirmation follows by mail.</p>"
         body += "<p>Votre réponse est enregistrée ; une confirmation écrite suit par courriel.</p>"
         return Page(200, _page("Thank you / Merci", body))

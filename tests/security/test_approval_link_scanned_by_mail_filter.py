@@ -50,6 +50,16 @@ def test_get_shows_post_records(desk):
     assert "cette demande a déjà reçu une réponse (accord)." in html
 
 
+def test_an_answer_on_the_page_is_confirmed_in_writing_at_once(desk):
+    text = request_mail(desk, ALICE).text()
+    token = re.search(r"Approve: \S+/approval/(\S+)", text).group(1)
+    assert page(desk, token, "POST")[0] == 200
+    # Nothing else wakes the delivery here: the page does, well before its sweep (30 s).
+    recorded = ("Your answer is recorded: approved", "Votre réponse est enregistrée : accord")
+    desk.wait_for(lambda: any(any(r in m.message["Subject"] for r in recorded)
+                              for m in desk.sink.to(ALICE)), timeout=10)  # fmt: skip
+
+
 def test_tampered_link_page_is_refused(desk):
     text = request_mail(desk, ALICE).text()
     token = re.search(r"Approve: \S+/approval/(\S+)", text).group(1)
