@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 ROLES = ("all", "listener", "processor", "delivery", "smtp")
 # `gateway serve` by default: the listener here, the processor and the delivery as children.
 SPLIT = "split"
-# A processor or a delivery running on its own, not as a child of `gateway serve`, cannot be
-# woken by the processes before it (they share only the database): it looks for work this
-# often instead.
+# A processor or a delivery in a process of its own is woken by `gateway serve` when the
+# processes before it have work for it, but not by a command run beside it (`gateway inbound
+# retry`, `gateway jobs run`) or by a part on another host: it also looks this often (a read).
 SPLIT_POLL_SECONDS = 0.1
 
 
@@ -62,24 +62,24 @@ class Serving:
         if self.jobs.run_many(names):
             self.mail_queued()
 
-    def start(self, role: str = "all", woken: bool = False) -> None:
+    def start(self, role: str = "all") -> None:
         """Start the parts of `role` (returns once listening): the "listener" (SMTP, IMAP, the
         web endpoint and the intake writer), the "processor" (processing and the scheduler),
         the "delivery" (sending what the outbox holds), "all", or "smtp" (SMTP and the intake
         writer only: an extra listener). Run apart, they use a core each and share only the
-        database; `woken`: a parent process wakes this one when there is work."""
+        database."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         self.role = role
         processing, delivering = role in ("all", "processor"), role in ("all", "delivery")
         if processing:
-            if role == "processor" and not woken:
+            if role == "processor":
                 self.process_worker.interval = SPLIT_POLL_SECONDS
             self.parser.start()  # spawned now, not when the first mail arrives
             self.process_worker.start()
             self.jobs_worker.start()
         if delivering:
-            if role == "delivery" and not woken:
+            if role == "delivery":
                 self.delivery_worker.interval = SPLIT_POLL_SECONDS
             self.delivery_worker.start()
         if role in ("all", "listener", "smtp"):
@@ -178,7 +178,7 @@ class Serving:
             self.companion = children.Parent()
         if as_child and role == "processor":
             self.deliverer = children.Parent()
-        self.start(role, woken=as_child)
+        self.start(role)
         if companion is not None:
             self.companion = companion
         if deliverer is not None:  # mail queued here (an answer on the web page) wakes it

@@ -35,8 +35,6 @@ def write_config(folder: Path, db_url: str, processes: int = 1) -> tuple[Path, i
         '[outbound]\nmode = "maildir"\nmaildir = "outbox"\n'
         # one customer sends all the mail here: every one of it must be confirmed
         "[limits]\nauto_per_hour = 1000000\nauto_per_day = 1000000\n"
-        # longer than any wait here: the children are woken, not found by a sweep
-        "[processing]\nsweep_seconds = 600\n"
     )
     return path, port
 
