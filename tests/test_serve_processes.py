@@ -199,6 +199,19 @@ def test_serve_splits_listener_processor_and_delivery_and_confirms_mail(served, 
         wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists(), "the children to stop")
 
 
+def test_mail_a_command_queues_beside_serve_goes_out_at_once(served, tmp_path):
+    """`gateway jobs run` in a process of its own cannot wake the delivery child; the child
+    still finds what it queued in a moment, not at its sweep (30 s)."""
+    server, port = served
+    config = str(tmp_path / "config.toml")
+    send(port, "Site down")  # the delivery child runs, and has sent what there was
+    wait_for(lambda: confirmations(tmp_path, "Site down"), "the confirmation")
+    assert cli.main(["--config", config, "staff", "add", "sam@support.example",
+                     "--name", "Sam Agent"]) == 0  # fmt: skip
+    assert cli.main(["--config", config, "jobs", "run", "weekly-report"]) == 0
+    wait_for(lambda: confirmations(tmp_path, "Weekly report"), "the weekly report", timeout=10)
+
+
 @pytest.mark.parametrize("stop", ["ctrl-c", "sigterm-to-every-process"])
 def test_a_stop_ends_every_process_without_restarting_one(tmp_path, db_url, stop):
     # Ctrl-C in a terminal reaches the foreground process group; a service manager may send
