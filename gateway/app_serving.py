@@ -27,6 +27,10 @@ SPLIT = "split"
 # processes before it have work for it, but not by a command run beside it (`gateway inbound
 # retry`, `gateway jobs run`) or by a part on another host: it also looks this often (a read).
 SPLIT_POLL_SECONDS = 0.1
+# The roles that run each part (start and stop ask the same question).
+PROCESSING = ("all", "processor")
+DELIVERING = ("all", "delivery")
+LISTENING = ("all", "listener", "smtp")
 
 
 class Serving:
@@ -71,7 +75,7 @@ class Serving:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         self.role = role
-        processing, delivering = role in ("all", "processor"), role in ("all", "delivery")
+        processing, delivering = role in PROCESSING, role in DELIVERING
         if processing:
             if role == "processor":
                 self.process_worker.interval = SPLIT_POLL_SECONDS
@@ -82,7 +86,7 @@ class Serving:
             if role == "delivery":
                 self.delivery_worker.interval = SPLIT_POLL_SECONDS
             self.delivery_worker.start()
-        if role in ("all", "listener", "smtp"):
+        if role in LISTENING:
             self._start_listening()
         if processing or delivering:
             self._start_scheduler(processing, delivering)
@@ -150,12 +154,12 @@ class Serving:
         if self.role in ("all", "listener"):
             for poller in self.pollers:
                 poller.stop()
-        if self.role in ("all", "listener", "smtp"):
+        if self.role in LISTENING:
             self.committer.stop()
-        if self.role in ("all", "processor"):
+        if self.role in PROCESSING:
             self.process_worker.stop()
             self.jobs_worker.stop()
-        if self.role in ("all", "delivery"):
+        if self.role in DELIVERING:
             self.delivery_worker.stop()
         self.parser.close()
         self.db.dispose()
