@@ -12,7 +12,14 @@ from cardfigures import measure
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.core.cards import MASK, Redaction, redact, redact_filename, redact_html
+from gateway.core.cards import (
+    MASK,
+    Redaction,
+    redact,
+    redact_filename,
+    redact_html,
+    redact_identifier,
+)
 
 # Measured with scripts/measure-cards: recall 1.0, precision 0.994 (10 false alarms in 5,820
 # look-alikes, each a 19-digit number whose first 16 digits pass as a card, or an unlabelled
@@ -193,6 +200,21 @@ UNTOUCHED = [
 def test_numbers_that_are_not_cards_are_left_alone(text):
     result = redact(text)
     assert (result.text, result.found, result.codes) == (text, 0, 0)
+
+
+IDENTIFIERS = [
+    # (header value, masked): digits inside a hex or base64 token belong to the identifier
+    ("<3f4012888888881881e@mail.example>", "<3f4012888888881881e@mail.example>"),
+    ("<a@x> <0c5555555555554444.Fb@x>", "<a@x> <0c5555555555554444.Fb@x>"),
+    ("<4111111111111111@mail.example>", "<411111******1111@mail.example>"),
+    ("<1700.4111-1111-1111-1111.JavaMail@x>", "<1700.4111-11**-****-1111.JavaMail@x>"),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), IDENTIFIERS)
+def test_message_identifiers_are_masked_only_where_a_number_stands_alone(value, expected):
+    assert redact_identifier(value).text == expected
+    assert redact_identifier(value).found == (value != expected)
 
 
 TEST_NUMBERS = {

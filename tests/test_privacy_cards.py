@@ -5,6 +5,7 @@ once per ticket, and staff see an event."""
 from __future__ import annotations
 
 import hashlib
+import re
 from email import message_from_bytes, policy
 
 import pytest
@@ -115,6 +116,34 @@ def test_mail_without_card_numbers_keeps_its_raw_bytes(desk):
     assert row.raw == raw and row.original_sha256 == hashlib.sha256(raw).hexdigest()
     assert "card-number-redacted" not in _events(desk, None)
     assert len(desk.sink.to("alice@customer.example")) == 1  # the confirmation only
+
+
+def test_message_ids_holding_card_like_digits_are_not_taken_for_cards(desk):
+    desk.send(mail(body="My site is down."))
+    desk.settle()
+    confirmation = last(desk, ALICE).message
+    # a reply threading to the confirmation and to a message whose client made a hex id
+    # with a Luhn-valid Visa-range run of digits in it
+    hex_id = "<3f4012888888881881e@mail.customer.example>"
+    reply = mail(
+        subject="Re: " + confirmation["Subject"], body="Thanks, it works again.",
+        In_Reply_To=confirmation["Message-ID"], References=f"{hex_id} {confirmation['Message-ID']}",
+    )  # fmt: skip
+    raw = reply.as_bytes(policy=policy.SMTP)
+    desk.send(raw, mail_from=ALICE, to=["support@support.example"])
+    desk.settle()
+    with desk.db.read() as session:
+        rows = session.exec(select(Inbound).order_by(Inbound.id)).all()
+        tickets = session.exec(select(Ticket)).all()
+    assert rows[-1].raw == raw and len(tickets) == 1
+    assert "card-number-redacted" not in _events(desk, None)
+    assert len(desk.sink.to(ALICE)) == 1  # the confirmation only, no card notice
+
+
+def test_the_gateways_message_ids_never_hold_a_card_length_run_of_digits():
+    ids = [compose.new_message_id("support.example") for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    assert not [i for i in ids if re.search(r"\d{13}", i)]
 
 
 def test_staff_notes_and_replies_are_masked_without_a_customer_notice(desk):

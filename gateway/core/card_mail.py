@@ -23,6 +23,10 @@ from gateway.core.inline import clean_content_id
 from gateway.core.model import ParsedAttachment, ParsedMail
 
 REDACTED_HEADER = "X-Gateway-Redacted"
+# Fields that hold only message identifiers, which mail systems make from hex or base64.
+_IDENTIFIER_FIELDS = frozenset(
+    (b"message-id", b"in-reply-to", b"references", b"resent-message-id", b"content-id")
+)
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/csv")
 
 
@@ -120,7 +124,8 @@ def _redact_field(field: bytes) -> tuple[bytes, int]:
     if not value:
         return field, 0
     text = " ".join(decode_words(value.decode("ascii", "surrogateescape")).split())
-    result = cards.redact(text)
+    identifiers = name.strip().lower() in _IDENTIFIER_FIELDS
+    result = cards.redact_identifier(text) if identifiers else cards.redact(text)
     if not result.found:
         return field, 0
     encoded = email.header.Header(result.text, "utf-8", header_name=name.decode()).encode()

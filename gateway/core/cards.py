@@ -23,6 +23,7 @@ _MIN, _MAX = 13, 19
 _BREAK, _HARD, _SOFT = 0, 1, 2
 
 _RUN = re.compile(r"\d+")
+_ID_TOKEN = re.compile(r"[0-9A-Za-z]*[A-Za-z][0-9A-Za-z]*")
 _SP = "[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]"
 _ZW = "[\u00ad\u200b-\u200d\u2060\ufeff\ue000\ue001]"  # invisible, or a tag (cardhtml)
 _DASH = "[-.\u2010-\u2015\u2212_\u00b7]"
@@ -80,6 +81,19 @@ def redact_html(html: str, *, card_seen: bool = False) -> Redaction:
         found += tag.found
         spans.update((start + i, start + i + 1) for i, c in enumerate(tag.text) if c == MASK)
     return Redaction(_splice(html, spans), found, codes)
+
+
+def redact_identifier(text: str) -> Redaction:
+    """Mask card numbers in a header of message identifiers (Message-ID, References): digits
+    inside a token that also holds letters belong to the identifier (a hex or base64 id another
+    mail system made), not to a card; a number standing alone is still masked."""
+    hidden = _ID_TOKEN.sub(lambda token: "x" * len(token.group()), text)
+    result = redact(hidden)
+    if not result.found:
+        return Redaction(text)
+    pairs = zip(text, result.text, strict=True)
+    masked = "".join(MASK if new == MASK else old for old, new in pairs)
+    return Redaction(masked, result.found, result.codes)
 
 
 def redact_filename(name: str) -> Redaction:
