@@ -79,7 +79,7 @@ class World:
 
     def mail(self, sender, to, subject, body, *, headers=()) -> bytes:
         lines = [f"From: {sender}", f"To: {to}", f"Subject: {subject}",
-                 f"Message-ID: <{secrets.token_hex(8)}@{sender.split('@')[1]}>",
+                 f"Message-ID: <m{secrets.token_hex(8)}@{sender.split('@')[1]}>",
                  "Date: Mon, 23 Nov 2026 09:00:00 +0000", *headers,
                  "Content-Type: text/plain; charset=utf-8", "", body]  # fmt: skip
         return "\r\n".join(lines).encode()
