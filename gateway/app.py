@@ -224,6 +224,8 @@ class Gateway(Serving):
         # Woken when mail is queued besides our own delivery: the delivery's child process
         # when serving split, or in the processor's child process, `gateway serve` it tells.
         self.deliverer = None
+        # In the processor's child process: when the listener last committed (SMTP first).
+        self.intake_pace = None
         self.committer = intake.GroupCommitter(
             self.db, clock, company.domain, on_commit=self.mail_committed
         )

@@ -15,7 +15,7 @@ import threading
 
 from gateway import config_timed, jobs
 from gateway.approval_page import ApprovalPages
-from gateway.edges import children, smtp_in, web, workers
+from gateway.edges import children, pacing, smtp_in, web, workers
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +182,8 @@ class Serving:
             self.companion = children.Parent()
         if as_child and role == "processor":
             self.deliverer = children.Parent()
+            self.intake_pace = pacing.IntakePace()
+            self.processor.give_way = self.intake_pace.give_way
         self.start(role)
         if companion is not None:
             self.companion = companion
@@ -211,6 +213,9 @@ class Serving:
 
     def _woken_by_stdin(self) -> None:
         worker = self.delivery_worker if self.role == "delivery" else self.process_worker
+        pace = self.intake_pace
         while os.read(0, 4096):
+            if pace is not None:  # the processor's: each byte is a listener's commit
+                pace.committed()
             worker.wake()
         self._stopped.set()

@@ -93,6 +93,9 @@ class Processor:
         self.authenticator = authenticator or Authenticator("trusted-headers", (), None)
         customers = CustomerDesk(notices, staff_notices, settings)
         self.dispatcher = Dispatcher(settings, bounce_desk, staff_desk, customers, approvals)
+        # Called before each write transaction: `gateway serve`'s processor child waits there
+        # while the listener takes a burst of mail (edges/pacing.py).
+        self.give_way: Callable[[], object] = lambda: None
 
     def run_once(self) -> tuple[int, int]:
         """Process a batch of pending rows; returns (processed, mails queued)."""
@@ -126,6 +129,7 @@ class Processor:
         processed = queued = 0
         while work:  # short transactions: on SQLite the listener waits for the lock to say 250
             futures.wait([work[-1][1]])  # parsed and verified before the lock is taken
+            self.give_way()
             self.db.yield_to_urgent()
             taken: list[_Pending] = []
             try:

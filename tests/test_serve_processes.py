@@ -212,6 +212,38 @@ def test_mail_a_command_queues_beside_serve_goes_out_at_once(served, tmp_path):
     wait_for(lambda: confirmations(tmp_path, "Weekly report"), "the weekly report", timeout=10)
 
 
+def test_mail_is_applied_while_a_stream_of_mail_keeps_coming_in(served, tmp_path):
+    """The processor holds back while the listener takes a burst (SMTP first), but only for a
+    moment at a time: mail sent while the stream goes on is confirmed while it goes on."""
+    server, port = served
+    send(port, "Site down")  # the children have started and are ready
+    wait_for(lambda: confirmations(tmp_path, "Site down"), "the first confirmation")
+    stop, sent = threading.Event(), []
+
+    def stream(client_number: int) -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            for n in range(2000):  # a cap: were nothing applied meanwhile, the stream ends
+                if stop.is_set():
+                    return
+                subject = f"Stream {client_number}-{n}"
+                client.send_message(mail(sender=ALICE, to=SUPPORT, subject=subject))
+                sent.append(subject)
+
+    senders = [threading.Thread(target=stream, args=(k,)) for k in range(4)]
+    for sender in senders:
+        sender.start()
+    try:
+        wait_for(lambda: confirmations(tmp_path, "Stream "), "a confirmation", timeout=20)
+        still_sending = all(sender.is_alive() for sender in senders)
+    finally:
+        stop.set()
+        for sender in senders:
+            sender.join()
+    assert still_sending, "nothing was applied before the stream ended"
+    wait_for(lambda: len(confirmations(tmp_path, "Stream ")) >= len(sent), "every confirmation",
+             timeout=60)  # fmt: skip
+
+
 @pytest.mark.parametrize("stop", ["ctrl-c", "sigterm-to-every-process"])
 def test_a_stop_ends_every_process_without_restarting_one(tmp_path, db_url, stop):
     # Ctrl-C in a terminal reaches the foreground process group; a service manager may send
