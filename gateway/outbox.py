@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -33,6 +33,13 @@ log = logging.getLogger(__name__)
 class MailSender(Protocol):
     def send(self, mail_from: str, rcpt_to: list[str], raw: bytes) -> None:
         """Deliver or raise TemporaryFailure / PermanentFailure."""
+
+    def settle(self) -> None:
+        """Make what `send` took durable before it is recorded as sent, or raise
+        TemporaryFailure."""
+
+    def close(self) -> None:
+        """End a delivery round: let go of what was held for it (a connection)."""
 
 
 @dataclass(frozen=True)
@@ -194,15 +201,21 @@ class Delivery:
                  json.loads(row.rcpt_to), row.raw, row.created_at)
                 for row in rows
             ]  # fmt: skip
+        try:
+            self._deliver_all(claimed)
+        finally:
+            self.sender.close()
+        return len(claimed)
+
+    def _deliver_all(self, claimed: list[tuple]) -> None:
         outcomes: list[_Outcome] = []
         recorded_at = time.monotonic()
         for outbox_id, mail_from, rcpts, raw, created_at in claimed:
             outcomes.append(self._deliver(outbox_id, mail_from, rcpts, raw, created_at))
             if time.monotonic() - recorded_at >= RECORD_EVERY_SECONDS:
-                self._record(outcomes)
+                self._record(self._settled(outcomes))
                 outcomes, recorded_at = [], time.monotonic()
-        self._record(outcomes)
-        return len(claimed)
+        self._record(self._settled(outcomes))
 
     def _deliver(self, outbox_id, mail_from, rcpts, raw, created_at) -> _Outcome:
         try:
@@ -215,6 +228,18 @@ class Delivery:
             log.exception("delivery of outbox row %s failed unexpectedly", outbox_id)
             return _Outcome(outbox_id, created_at, temporary=f"{type(error).__name__}: {error}")
         return _Outcome(outbox_id, created_at)
+
+    def _settled(self, outcomes: list[_Outcome]) -> list[_Outcome]:
+        """The outcomes once the sender made its part durable: if it could not, what it took
+        is a temporary failure, sent again later."""
+        try:
+            self.sender.settle()
+        except TemporaryFailure as error:
+            return [
+                o if o.temporary or o.permanent else replace(o, temporary=str(error))
+                for o in outcomes
+            ]
+        return outcomes
 
     def _record(self, outcomes: list[_Outcome]) -> None:
         """Mark the sent rows in one statement; failures one by one (they are rare)."""

@@ -9,6 +9,7 @@ import os
 import smtplib
 import socket
 import ssl
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -17,6 +18,11 @@ from gateway.errors import PermanentFailure, TemporaryFailure
 
 
 class SmtpSender:
+    """The smarthost. A delivery round's mail goes over one connection, as MTAs reuse theirs:
+    a connection, STARTTLS and login cost more than the mail. Before each mail after the first,
+    RSET checks that the connection still stands; one that does not is opened anew, and since
+    no mail was begun on it, none is sent twice."""
+
     def __init__(
         self,
         host: str,
@@ -31,32 +37,92 @@ class SmtpSender:
         self.host, self.port, self.starttls = host, port, starttls
         self.username, self.password, self.timeout = username, password, timeout
         self.local_hostname = local_hostname
+        self._client: smtplib.SMTP | None = None
+        self._unreachable = ""  # why this round could not connect: the rest wait for the next
+        self._lock = threading.Lock()  # one mail at a time on the connection
 
     def send(self, mail_from: str, rcpt_to: list[str], raw: bytes) -> None:
-        try:
-            with smtplib.SMTP(
-                self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
-            ) as client:
-                if self.starttls:
-                    client.starttls(context=ssl.create_default_context())
-                if self.username:
-                    client.login(self.username, self.password)
-                refused = client.sendmail(mail_from, rcpt_to, raw)
-        except smtplib.SMTPRecipientsRefused as error:
-            codes = [code for code, _ in error.recipients.values()]
-            message = "; ".join(f"{r}: {c} {m!r}" for r, (c, m) in error.recipients.items())
-            if all(code >= 500 for code in codes):
-                raise PermanentFailure(message) from error
-            raise TemporaryFailure(message) from error
-        except smtplib.SMTPResponseException as error:
-            text = f"{error.smtp_code} {error.smtp_error!r}"
-            if error.smtp_code >= 500:
-                raise PermanentFailure(text) from error
-            raise TemporaryFailure(text) from error
-        except (TimeoutError, smtplib.SMTPException, OSError) as error:
-            raise TemporaryFailure(f"{type(error).__name__}: {error}") from error
+        with self._lock:
+            try:
+                refused = self._sendmail(mail_from, rcpt_to, raw)
+            except smtplib.SMTPRecipientsRefused as error:
+                codes = [code for code, _ in error.recipients.values()]
+                message = "; ".join(f"{r}: {c} {m!r}" for r, (c, m) in error.recipients.items())
+                if all(code >= 500 for code in codes):
+                    raise PermanentFailure(message) from error
+                raise TemporaryFailure(message) from error
+            except smtplib.SMTPResponseException as error:
+                text = f"{error.smtp_code} {error.smtp_error!r}"
+                if error.smtp_code >= 500:
+                    raise PermanentFailure(text) from error
+                raise TemporaryFailure(text) from error
+            except (TimeoutError, smtplib.SMTPException, OSError) as error:
+                raise TemporaryFailure(f"{type(error).__name__}: {error}") from error
         if refused:
             raise TemporaryFailure(f"some recipients refused: {refused}")
+
+    def settle(self) -> None:
+        """Nothing to do: the smarthost's 250 is its promise to deliver."""
+
+    def close(self) -> None:
+        """End the round: say QUIT, so no idle connection waits on the smarthost."""
+        with self._lock:
+            self._drop(polite=True)
+            self._unreachable = ""
+
+    def _sendmail(self, mail_from: str, rcpt_to: list[str], raw: bytes) -> dict:
+        client = self._connection()
+        try:
+            return client.sendmail(mail_from, rcpt_to, raw)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException):
+            raise  # refused with a reply: smtplib said RSET (or closed on 421) already
+        except BaseException:  # cut off mid-mail: that connection is done with
+            self._drop(polite=False)
+            raise
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._client is not None:
+            try:
+                if self._client.rset()[0] == 250:
+                    return self._client
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._drop(polite=False)  # closed, or closing (421), by the smarthost
+        if self._unreachable:  # each mail would wait out the same timeout again
+            raise TemporaryFailure(self._unreachable)
+        try:
+            self._client = self._connect()
+        except (TimeoutError, OSError, smtplib.SMTPException) as error:
+            if not isinstance(error, smtplib.SMTPResponseException):  # no answer at all
+                self._unreachable = f"{type(error).__name__}: {error}"
+            raise
+        return self._client
+
+    def _connect(self) -> smtplib.SMTP:
+        client = smtplib.SMTP(
+            self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
+        )
+        try:
+            if self.starttls:
+                client.starttls(context=ssl.create_default_context())
+            if self.username:
+                client.login(self.username, self.password)
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def _drop(self, polite: bool) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            if polite:
+                client.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+        finally:
+            client.close()
 
 
 class MaildirSender:
@@ -65,6 +131,7 @@ class MaildirSender:
     def __init__(self, path: Path):
         self.path = path
         self._host = socket.gethostname().replace("/", "_").replace(":", "_")
+        self._renamed = False  # a file moved into new/ since the folder was last synced
 
     def ensure(self) -> None:
         for sub in ("tmp", "new", "cur"):
@@ -82,6 +149,25 @@ class MaildirSender:
         except OSError as error:
             raise TemporaryFailure(f"maildir write failed: {error}") from error
 
+    def settle(self) -> None:
+        """Sync `new/` once for the files moved into it since the last time, as a local MTA
+        would for each: until then a power cut may lose a name, and the row, not yet marked
+        sent, is written again."""
+        if not self._renamed:
+            return
+        try:
+            directory = os.open(self.path / "new", os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        except OSError as error:
+            raise TemporaryFailure(f"maildir sync failed: {error}") from error
+        self._renamed = False
+
+    def close(self) -> None:
+        """Nothing held between rounds."""
+
     def _deliver(self, data: bytes) -> None:
         name = f"{time.time_ns()}.{uuid.uuid4().hex}.{self._host}"
         tmp = self.path / "tmp" / name
@@ -90,8 +176,4 @@ class MaildirSender:
             handle.flush()
             os.fsync(handle.fileno())
         os.rename(tmp, self.path / "new" / name)
-        directory = os.open(self.path / "new", os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        self._renamed = True

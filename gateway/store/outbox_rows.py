@@ -49,11 +49,11 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[Outbox]:
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = list(session.exec(query))
-    for row in rows:
-        row.next_attempt_at = now + LEASE
-        row.attempts += 1
-        session.add(row)
-    return rows
+    if rows:  # the lease: one statement for all, not an ORM update flushed for each
+        lease = update(Outbox).where(col(Outbox.id).in_([row.id for row in rows]))
+        lease = lease.values(next_attempt_at=now + LEASE, attempts=Outbox.attempts + 1)
+        session.execute(lease, execution_options={"synchronize_session": False})
+    return rows  # as read: their lease and attempts are in the database only
 
 
 def mark_sent(session: Session, outbox_ids: list[int], now: datetime) -> None:
