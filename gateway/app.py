@@ -52,6 +52,8 @@ def build_sender(config: Config, environ: dict | None = None) -> MailSender:
         out.host,
         out.port,
         starttls=out.starttls,
+        implicit_tls=out.implicit_tls,
+        ca_file=str(config.path(out.ca_file)) if out.ca_file else None,
         username=out.username,
         password=password,
         timeout=out.timeout_seconds,

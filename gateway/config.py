@@ -56,6 +56,8 @@ class OutboundConfig:
     host: str = "127.0.0.1"
     port: int = 25
     starttls: bool = False
+    implicit_tls: bool = False  # TLS from the first byte (SMTPS, usually port 465)
+    ca_file: str = ""  # PEM file of the authorities trusted for the smarthost; "": the system's
     username: str = ""
     password_env: str = ""
     timeout_seconds: int = 60
@@ -370,6 +372,11 @@ def _validate(config: Config, environ: Mapping[str, str]) -> None:
         fail("database", "url", "must be a sqlite:/// or postgresql+psycopg:// URL")
     if not _known_timezone(config.company.timezone):
         fail("company", "timezone", f"unknown time zone {config.company.timezone!r}")
+    out = config.outbound
+    if out.starttls and out.implicit_tls:
+        fail("outbound", "implicit_tls", "TLS from the first byte leaves no STARTTLS: set one")
+    if out.mode == "smtp" and out.ca_file and not config.path(out.ca_file).is_file():
+        fail("outbound", "ca_file", f"no such file: {config.path(out.ca_file)}")
     config_timed.validate(config, fail, environ)
 
 

@@ -116,7 +116,7 @@ class Dovecot:
         internal, group, login, owner = _users()
         ssl_files = ""
         if self.tls:
-            self.ca_file = _self_signed(self.root)
+            self.ca_file = self_signed(self.root)
             ssl_files = f"ssl_cert = <{self.root}/cert.pem\nssl_key = <{self.root}/key.pem"
         capability = f"imap_capability = {self.capabilities}" if self.capabilities else ""
         text = _CONFIG.format(
@@ -197,7 +197,7 @@ class Dovecot:
         return client
 
 
-def _self_signed(root: Path) -> Path:
+def self_signed(root: Path) -> Path:
     """A certificate for 127.0.0.1, so TLS and STARTTLS are tested with verification on."""
     import ipaddress
 

@@ -29,12 +29,16 @@ class SmtpSender:
         port: int,
         *,
         starttls: bool = False,
+        implicit_tls: bool = False,
+        ca_file: str | None = None,
         username: str = "",
         password: str = "",
         timeout: float = 60,
         local_hostname: str | None = None,
     ):
         self.host, self.port, self.starttls = host, port, starttls
+        self.implicit_tls, self.ca_file = implicit_tls, ca_file
+        self._tls: ssl.SSLContext | None = None  # made once: reading the trust store costs
         self.username, self.password, self.timeout = username, password, timeout
         self.local_hostname = local_hostname
         self._client: smtplib.SMTP | None = None
@@ -88,29 +92,47 @@ class SmtpSender:
             except (smtplib.SMTPException, OSError):
                 pass
             self._drop(polite=False)  # closed, or closing (421), by the smarthost
-        if self._unreachable:  # each mail would wait out the same timeout again
+        if self._unreachable:  # each mail would meet the same again (a timeout, a lockout)
             raise TemporaryFailure(self._unreachable)
         try:
             self._client = self._connect()
         except (TimeoutError, OSError, smtplib.SMTPException) as error:
-            if not isinstance(error, smtplib.SMTPResponseException):  # no answer at all
-                self._unreachable = f"{type(error).__name__}: {error}"
-            raise
+            # The link failed, not the mail (even a 5xx to the greeting or the login is the
+            # smarthost's or our setup's to mend): the mail waits for the next try.
+            if isinstance(error, smtplib.SMTPResponseException):
+                reason = f"{error.smtp_code} {error.smtp_error!r}"
+            else:
+                reason = f"{type(error).__name__}: {error}"
+            self._unreachable = f"no connection to the smarthost: {reason}"
+            raise TemporaryFailure(self._unreachable) from error
         return self._client
 
     def _connect(self) -> smtplib.SMTP:
-        client = smtplib.SMTP(
-            self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
-        )
+        """A connection ready for mail: TLS with the certificate verified when configured (a
+        smarthost that cannot show a trusted one gets no mail, never mail in clear), then the
+        login."""
+        if self.implicit_tls:
+            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                      local_hostname=self.local_hostname,
+                                      context=self._tls_context())  # fmt: skip
+        else:
+            client = smtplib.SMTP(
+                self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
+            )
         try:
             if self.starttls:
-                client.starttls(context=ssl.create_default_context())
+                client.starttls(context=self._tls_context())
             if self.username:
                 client.login(self.username, self.password)
         except BaseException:
             client.close()
             raise
         return client
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = ssl.create_default_context(cafile=self.ca_file)
+        return self._tls
 
     def _drop(self, polite: bool) -> None:
         client, self._client = self._client, None
