@@ -15,7 +15,7 @@ import threading
 
 from gateway import config_timed, jobs
 from gateway.approval_page import ApprovalPages
-from gateway.edges import children, pacing, smtp_in, web, workers
+from gateway.edges import children, pacing, smtp_gate, smtp_in, web, workers
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,9 @@ class Serving:
             self.config.accepted_domains,
             self.config.smtp.max_recipients,
             self.config.smtp.max_received_headers,
+            smtp_gate.ConnectionGate(
+                self.config.smtp.max_connections, self.config.smtp.max_connections_per_ip
+            ),
         )
         self.controller = smtp_in.make_controller(
             handler,

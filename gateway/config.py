@@ -47,6 +47,8 @@ class SmtpConfig:
     max_recipients: int = 100
     max_received_headers: int = 50
     processes: int = 1  # listener processes sharing the port (SO_REUSEPORT)
+    max_connections: int = 500  # open at once, per listener process; 0: no cap
+    max_connections_per_ip: int = 50  # from one client address, per listener process; 0: none
 
 
 @dataclass(frozen=True)
@@ -366,6 +368,9 @@ def _validate(config: Config, environ: Mapping[str, str]) -> None:
             fail(section, "port", f"out of range: {port}")
     if not 1 <= config.smtp.processes <= 64:
         fail("smtp", "processes", f"must be between 1 and 64, got {config.smtp.processes}")
+    for key in ("max_connections", "max_connections_per_ip"):
+        if getattr(config.smtp, key) < 0:
+            fail("smtp", key, "must be 0 (no cap) or more")
     if config.smtp.max_message_size < 1024:
         fail("smtp", "max_message_size", "must be at least 1024 bytes")
     if not config.database.url.startswith(("sqlite:", "postgresql")):

@@ -20,6 +20,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
 from gateway.core.model import Envelope
+from gateway.edges.smtp_gate import ConnectionGate, peer_address
 from gateway.intake import RawMail
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,39 @@ _TOO_BIG = (
 
 
 class Listener(SMTP):
-    """aiosmtpd's SMTP with plain-words size refusals and a quick reading of plain paths."""
+    """aiosmtpd's SMTP with a cap on open connections, plain-words size refusals and a quick
+    reading of plain paths."""
+
+    _admitted: str | None = None  # the address counted by the gate while this one is open
+    _refused = False
+
+    def connection_made(self, transport) -> None:
+        gate = getattr(self.event_handler, "gate", None)
+        if gate is not None and self._admitted is None:  # not STARTTLS's second call
+            address = peer_address(transport.get_extra_info("peername"))
+            refusal = gate.admit(address)
+            if refusal is not None:
+                self._refused = True
+                transport.write(f"421 4.7.0 {refusal}\r\n".encode())
+                transport.close()
+                return
+            self._admitted = address
+        super().connection_made(transport)
+
+    def connection_lost(self, error) -> None:
+        if self._refused:
+            return  # aiosmtpd never began this session
+        if self._admitted is not None:
+            self.event_handler.gate.release(self._admitted)
+            self._admitted = None
+        super().connection_lost(error)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._refused:
+            super().data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return False if self._refused else super().eof_received()
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """A plain path read by a regular expression, as aiosmtpd's header parser reads it (a
@@ -110,11 +143,13 @@ class InboundHandler:
         accepted_domains: tuple[str, ...],
         max_recipients: int,
         max_received_headers: int,
+        gate: ConnectionGate | None = None,
     ):
         self.submit = submit
         self.accepted_domains = {d.lower() for d in accepted_domains}
         self.max_recipients = max_recipients
         self.max_received_headers = max_received_headers
+        self.gate = gate
         self._replies: _Replies | None = None
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
@@ -141,7 +176,7 @@ class InboundHandler:
         hops = len(_RECEIVED.findall(head))
         if hops > self.max_received_headers:
             return f"554 5.4.6 Mail loop detected: {hops} Received headers"
-        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
+        peer = peer_address(session.peer)
         mail = RawMail(
             raw=raw,
             envelope=Envelope(
