@@ -8,6 +8,7 @@ Nothing outside the composition root (this module, `app_timed.py` for the timed 
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -107,6 +108,9 @@ def build_pollers(
                 config.accepted_domains,
                 config.imap.poll_seconds,
                 max_message_size=config.smtp.max_message_size,
+                ssl_context=ssl.create_default_context(cafile=str(config.path(account.ca_file)))
+                if account.ca_file
+                else None,
             )
         )
     return pollers

@@ -142,6 +142,7 @@ class ImapAccountConfig:
     host: str = ""
     port: int = 993
     security: str = "tls"
+    ca_file: str = ""  # PEM file of the authorities trusted for the server; "": the system's
     username: str = ""
     password_env: str = ""
     xoauth2_token_command: str = ""
@@ -382,6 +383,10 @@ def _validate(config: Config, environ: Mapping[str, str]) -> None:
         fail("outbound", "implicit_tls", "TLS from the first byte leaves no STARTTLS: set one")
     if out.mode == "smtp" and out.ca_file and not config.path(out.ca_file).is_file():
         fail("outbound", "ca_file", f"no such file: {config.path(out.ca_file)}")
+    for index, account in enumerate(config.imap.accounts):
+        ca_file = config.path(account.ca_file) if account.ca_file else None
+        if ca_file is not None and not ca_file.is_file():
+            fail(f"imap.accounts[{index}]", "ca_file", f"no such file: {ca_file}")
     config_timed.validate(config, fail, environ)
 
 

@@ -379,6 +379,28 @@ def test_tls_and_starttls_verify_the_server(desk, security):
         server.remove()
 
 
+def test_the_gateway_reads_a_mailbox_over_tls_trusting_its_own_ca_file(start_gateway, monkeypatch):
+    server = Dovecot(tls=True)
+    server.start()
+    try:
+        monkeypatch.setenv("TEST_IMAP_PASSWORD", PASSWORD)
+        account = ImapAccountConfig(
+            host="127.0.0.1",
+            port=server.tls_port,
+            security="tls",
+            ca_file=str(server.ca_file),  # a private server's certificate, verified
+            username=USER,
+            password_env="TEST_IMAP_PASSWORD",
+        )
+        gw = start_gateway(imap={"enabled": True, "poll_seconds": 3600, "accounts": (account,)})
+        add_contact(gw.db, "alice@customer.example")
+        append(server, mail(subject="Read over TLS"))
+        wait_for(lambda: len(tickets(gw.db)) == 1, explain=lambda: gateway_state(gw, server))
+        assert [t.subject for t in tickets(gw.db)] == ["Read over TLS"]
+    finally:
+        server.remove()
+
+
 @pytest.mark.parametrize("source", ["file", "command"])
 def test_xoauth2_token_from_a_file_or_a_command(dovecot, desk, tmp_path, source):
     append(dovecot, mail(subject="oauth"))
@@ -484,6 +506,10 @@ def test_imap_settings_load_from_toml(tmp_path):
         ("host = 'h'\nusername = 'u'\npassword_env = 'P'\nsecurity = 'ssl'", "security"),
         ("username = 'u'\npassword_env = 'P'", "host: required"),
         ("host = 'h'\nusername = 'u'\npassword_env = 'P'\nprocessed_folder = 'INBOX'", "watched"),
+        (
+            "host = 'h'\nusername = 'u'\npassword_env = 'P'\nca_file = 'ca.pem'",
+            r"imap\.accounts\[0\]\.ca_file: no such file",
+        ),
     ],
 )
 def test_imap_account_mistakes_are_named(tmp_path, account, problem):
