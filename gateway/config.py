@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import ssl
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,8 @@ class SmtpConfig:
     processes: int = 1  # listener processes sharing the port (SO_REUSEPORT)
     max_connections: int = 500  # open at once, per listener process; 0: no cap
     max_connections_per_ip: int = 50  # from one client address, per listener process; 0: none
+    tls_cert_file: str = ""  # PEM certificate chain: STARTTLS is offered with it and its key
+    tls_key_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -372,6 +375,7 @@ def _validate(config: Config, environ: Mapping[str, str]) -> None:
     for key in ("max_connections", "max_connections_per_ip"):
         if getattr(config.smtp, key) < 0:
             fail("smtp", key, "must be 0 (no cap) or more")
+    _check_listener_tls(config, fail)
     if config.smtp.max_message_size < 1024:
         fail("smtp", "max_message_size", "must be at least 1024 bytes")
     if not config.database.url.startswith(("sqlite:", "postgresql")):
@@ -388,6 +392,27 @@ def _validate(config: Config, environ: Mapping[str, str]) -> None:
         if ca_file is not None and not ca_file.is_file():
             fail(f"imap.accounts[{index}]", "ca_file", f"no such file: {ca_file}")
     config_timed.validate(config, fail, environ)
+
+
+def listener_tls(config: Config) -> ssl.SSLContext | None:
+    """The SMTP listener's STARTTLS context, when a certificate is configured."""
+    smtp = config.smtp
+    if not smtp.tls_cert_file:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.path(smtp.tls_cert_file), config.path(smtp.tls_key_file))
+    return context
+
+
+def _check_listener_tls(config: Config, fail: Callable[[str, str, str], None]) -> None:
+    smtp = config.smtp
+    if bool(smtp.tls_cert_file) != bool(smtp.tls_key_file):
+        missing = "tls_key_file" if smtp.tls_cert_file else "tls_cert_file"
+        fail("smtp", missing, "STARTTLS needs both the certificate and its key")
+    try:
+        listener_tls(config)
+    except (OSError, ssl.SSLError) as error:  # no such file, not PEM, a key of another cert
+        fail("smtp", "tls_cert_file", f"cannot load it with smtp.tls_key_file: {error}")
 
 
 def _known_timezone(name: str) -> bool:

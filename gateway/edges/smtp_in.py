@@ -12,6 +12,7 @@ import errno
 import logging
 import re
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -253,6 +254,7 @@ def make_controller(
     max_size: int,
     hostname: str,
     reuse_port: bool = False,
+    tls_context: ssl.SSLContext | None = None,
 ):
     # aiosmtpd logs every command line (addresses included) at INFO: personal data in the log,
     # and formatting it costs the listener about a tenth of its time under load.
@@ -267,4 +269,5 @@ def make_controller(
         decode_data=False,
         ready_timeout=10,
         reuse_port=reuse_port,
+        tls_context=tls_context,  # STARTTLS offered when set; plaintext sent ahead is dropped
     )
