@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from dovecot import self_signed
 from test_cli import write_config
 
 from gateway.app import build_sender
@@ -89,6 +90,9 @@ _SPECIAL = {
     # (long enough to be a key), and the config file itself is a readable file.
     "web.secret_env": ("GATEWAY_WEB_SECRET_ENV", "GATEWAY_WEB_SECRET_ENV"),
     "web.secret_file": ("config.toml", "config.toml"),
+    # STARTTLS wants both: the file names a pair, the variable one file of a copy of it.
+    "smtp.tls_cert_file": ("copy/cert.pem", "copy/cert.pem"),
+    "smtp.tls_key_file": ("copy/key.pem", "copy/key.pem"),
 }
 
 
@@ -122,7 +126,11 @@ def test_every_key_can_be_overridden_from_the_environment(section, key, default,
     text, expected = _override_for(f"{section}.{key}", default)
     assert expected != default
     environ = {f"GATEWAY_{section.upper()}_{key.upper()}": text}
-    config = load(write_config(tmp_path, smtp={"port": 2525}), environ=environ)
+    smtp = {"port": 2525}
+    if key.startswith("tls_"):
+        smtp.update(tls_cert_file=str(self_signed(tmp_path)), tls_key_file="key.pem")
+        shutil.copytree(tmp_path, tmp_path / "copy")
+    config = load(write_config(tmp_path, smtp=smtp), environ=environ)
     assert getattr(getattr(config, section), key) == expected
 
 
