@@ -13,8 +13,7 @@ import signal
 import socket
 import threading
 
-from gateway import config as config_module
-from gateway import config_timed, jobs
+from gateway import config_checks, config_timed, jobs
 from gateway.approval_page import ApprovalPages
 from gateway.edges import children, pacing, smtp_gate, smtp_in, web, workers
 
@@ -133,7 +132,7 @@ class Serving:
             self.config.smtp.max_message_size,
             self.config.company.domain or socket.getfqdn(),
             reuse_port=shared,
-            tls_context=config_module.listener_tls(self.config),
+            tls_context=config_checks.listener_tls(self.config),
         )
         self.controller.start()
         if self.role == "smtp":

@@ -1,0 +1,75 @@
+"""The checks that make a bad configuration value stop start-up with one line naming its key.
+
+`config.load` reads the values and calls `validate` with a `fail(section, key, problem)` that
+raises; the timed actions' keys are checked by `config_timed` the same way.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+
+Fail = Callable[[str, str, str], None]
+
+
+def validate(config, fail: Fail) -> None:
+    """Check the values `load` read; `fail(section, key, problem)` raises."""
+    for key in ("support_address", "complaints_address"):
+        address = getattr(config.company, key)
+        if address.count("@") != 1 or not address.partition("@")[0]:
+            fail("company", key, f"not an email address: {address!r}")
+    tag = config.company.tag
+    if not tag.isalnum():
+        fail("company", "tag", f"letters and digits only, got {tag!r}")
+    for section, port in (("smtp", config.smtp.port), ("web", config.web.port)):
+        if not (0 < port < 65536):
+            fail(section, "port", f"out of range: {port}")
+    if not 1 <= config.smtp.processes <= 64:
+        fail("smtp", "processes", f"must be between 1 and 64, got {config.smtp.processes}")
+    _check_listener_tls(config, fail)
+    if config.smtp.max_message_size < 1024:
+        fail("smtp", "max_message_size", "must be at least 1024 bytes")
+    if not config.database.url.startswith(("sqlite:", "postgresql")):
+        fail("database", "url", "must be a sqlite:/// or postgresql+psycopg:// URL")
+    if not _known_timezone(config.company.timezone):
+        fail("company", "timezone", f"unknown time zone {config.company.timezone!r}")
+    out = config.outbound
+    if out.starttls and out.implicit_tls:
+        fail("outbound", "implicit_tls", "TLS from the first byte leaves no STARTTLS: set one")
+    if out.mode == "smtp" and out.ca_file and not config.path(out.ca_file).is_file():
+        fail("outbound", "ca_file", f"no such file: {config.path(out.ca_file)}")
+    for index, account in enumerate(config.imap.accounts):
+        ca_file = config.path(account.ca_file) if account.ca_file else None
+        if ca_file is not None and not ca_file.is_file():
+            fail(f"imap.accounts[{index}]", "ca_file", f"no such file: {ca_file}")
+
+
+def listener_tls(config) -> ssl.SSLContext | None:
+    """The SMTP listener's STARTTLS context, when a certificate is configured."""
+    smtp = config.smtp
+    if not smtp.tls_cert_file:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.path(smtp.tls_cert_file), config.path(smtp.tls_key_file))
+    return context
+
+
+def _check_listener_tls(config, fail: Fail) -> None:
+    smtp = config.smtp
+    if bool(smtp.tls_cert_file) != bool(smtp.tls_key_file):
+        missing = "tls_key_file" if smtp.tls_cert_file else "tls_cert_file"
+        fail("smtp", missing, "STARTTLS needs both the certificate and its key")
+    try:
+        listener_tls(config)
+    except (OSError, ssl.SSLError) as error:  # no such file, not PEM, a key of another cert
+        fail("smtp", "tls_cert_file", f"cannot load it with smtp.tls_key_file: {error}")
+
+
+def _known_timezone(name: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except Exception:
+        return False
+    return True
