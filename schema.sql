@@ -266,6 +266,7 @@ CREATE TABLE outbox (
 	last_error TEXT, 
 	sent_at TIMESTAMP WITH TIME ZONE, 
 	dedupe_key VARCHAR(200), 
+	retried_at TIMESTAMP WITH TIME ZONE, 
 	PRIMARY KEY (id), 
 	FOREIGN KEY(ticket_id) REFERENCES ticket (id), 
 	UNIQUE (message_id), 

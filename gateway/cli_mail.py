@@ -40,6 +40,8 @@ def add_commands(sub, command) -> None:
     p.add_argument("--status", choices=["pending", "sent", "failed"])
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--json", action="store_true")
+    p = command("retry", _outbox_retry, "send failed mail again, with a new lifetime", group)
+    p.add_argument("ids", nargs="*", type=int)
 
     group = sub.add_parser("bounces", help="addresses whose mail bounced").add_subparsers()
     command("list", _bounces_list, "addresses automatic mail is stopped for", group).add_argument(
@@ -90,6 +92,19 @@ def _outbox_list(gw: Gateway, args) -> int:
             for o in outbox_rows.list_rows(session, args.status, args.limit)
         ]  # fmt: skip
     emit(args, rows, ["id", "created_at", "kind", "ticket", "to", "status", "attempts"])
+    return 0
+
+
+def _outbox_retry(gw: Gateway, args) -> int:
+    """Failed rows back to pending, due now; each put back is an event on its ticket."""
+    now = gw.clock()
+    with gw.db.write() as session:
+        rows = outbox_rows.retry_failed(session, args.ids, now)
+        for row in rows:
+            detail = {"outbox_id": row.id, "to": json.loads(row.rcpt_to)}
+            repo.add_event(session, now, "delivery-retried", ticket_id=row.ticket_id,
+                           detail=detail)  # fmt: skip
+    print(f"{len(rows)} mail(s) put back for delivery")
     return 0
 
 

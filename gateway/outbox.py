@@ -166,7 +166,7 @@ RECORD_EVERY_SECONDS = 0.05
 @dataclass(frozen=True)
 class _Outcome:
     outbox_id: int
-    created_at: datetime
+    lifetime_from: datetime  # when it was queued, or put back by hand
     temporary: str = ""
     permanent: str = ""
 
@@ -198,7 +198,7 @@ class Delivery:
             key = mailflow.installation_secret(session, "verp") if rows else b""
             claimed = [
                 (row.id, bounces.return_path(row.mail_from, row.id, key),
-                 json.loads(row.rcpt_to), row.raw, row.created_at)
+                 json.loads(row.rcpt_to), row.raw, row.retried_at or row.created_at)
                 for row in rows
             ]  # fmt: skip
         try:
@@ -210,24 +210,24 @@ class Delivery:
     def _deliver_all(self, claimed: list[tuple]) -> None:
         outcomes: list[_Outcome] = []
         recorded_at = time.monotonic()
-        for outbox_id, mail_from, rcpts, raw, created_at in claimed:
-            outcomes.append(self._deliver(outbox_id, mail_from, rcpts, raw, created_at))
+        for outbox_id, mail_from, rcpts, raw, lifetime_from in claimed:
+            outcomes.append(self._deliver(outbox_id, mail_from, rcpts, raw, lifetime_from))
             if time.monotonic() - recorded_at >= RECORD_EVERY_SECONDS:
                 self._record(self._settled(outcomes))
                 outcomes, recorded_at = [], time.monotonic()
         self._record(self._settled(outcomes))
 
-    def _deliver(self, outbox_id, mail_from, rcpts, raw, created_at) -> _Outcome:
+    def _deliver(self, outbox_id, mail_from, rcpts, raw, lifetime_from) -> _Outcome:
         try:
             self.sender.send(mail_from, rcpts, raw)
         except TemporaryFailure as error:
-            return _Outcome(outbox_id, created_at, temporary=str(error))
+            return _Outcome(outbox_id, lifetime_from, temporary=str(error))
         except PermanentFailure as error:
-            return _Outcome(outbox_id, created_at, permanent=str(error))
+            return _Outcome(outbox_id, lifetime_from, permanent=str(error))
         except Exception as error:  # an unexpected sender bug must not lose the row
             log.exception("delivery of outbox row %s failed unexpectedly", outbox_id)
-            return _Outcome(outbox_id, created_at, temporary=f"{type(error).__name__}: {error}")
-        return _Outcome(outbox_id, created_at)
+            return _Outcome(outbox_id, lifetime_from, temporary=f"{type(error).__name__}: {error}")
+        return _Outcome(outbox_id, lifetime_from)
 
     def _settled(self, outcomes: list[_Outcome]) -> list[_Outcome]:
         """The outcomes once the sender made its part durable: if it could not, what it took
@@ -259,7 +259,7 @@ class Delivery:
         if row is None:
             return
         temporary, permanent = outcome.temporary, outcome.permanent
-        if temporary and now - outcome.created_at < self.retry.lifetime:
+        if temporary and now - outcome.lifetime_from < self.retry.lifetime:
             row.last_error = temporary
             row.next_attempt_at = self.retry.next_attempt(row.attempts, now, self.rng)
         else:

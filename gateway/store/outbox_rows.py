@@ -62,6 +62,18 @@ def mark_sent(session: Session, outbox_ids: list[int], now: datetime) -> None:
         session.execute(statement.values(status="sent", sent_at=now, last_error=None))
 
 
+def retry_failed(session: Session, ids: list[int] | None, now: datetime) -> list[Outbox]:
+    """Put failed rows (all, or those of `ids`) back to be sent now, with a new lifetime."""
+    query = select(Outbox).where(Outbox.status == "failed").order_by(col(Outbox.id))
+    if ids:
+        query = query.where(col(Outbox.id).in_(ids))
+    rows = list(session.exec(query))
+    for row in rows:
+        row.status, row.attempts, row.next_attempt_at, row.retried_at = "pending", 0, now, now
+        session.add(row)
+    return rows
+
+
 def get(session: Session, outbox_id: int) -> Outbox | None:
     return session.get(Outbox, outbox_id)
 

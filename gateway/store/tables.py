@@ -215,6 +215,9 @@ class Outbox(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     sent_at: datetime | None = None
     dedupe_key: str | None = Field(default=None, unique=True, max_length=200)
+    # Put back by hand (`gateway outbox retry`) after it was given up: its lifetime counts
+    # from here, not from when it was queued.
+    retried_at: datetime | None = None
 
 
 class Event(SQLModel, table=True):
