@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 
 from gateway.app import Gateway, utc_now
 from gateway.cli_output import emit
-from gateway.store import outbox_rows, repo, spool
+from gateway.store import health, outbox_rows, repo, spool
 
 
 def add_commands(sub, command) -> None:
@@ -21,6 +23,9 @@ def add_commands(sub, command) -> None:
     p.add_argument("path")
     p.add_argument("--to", default="", help="envelope recipient (default: support address)")
     p.add_argument("--process", action="store_true", help="process the messages here too")
+
+    p = command("status", _status, "what waits and what failed; exit 1 when it needs a look")
+    p.add_argument("--json", action="store_true")
 
     group = sub.add_parser("held", help="held (quarantined) mail").add_subparsers()
     p = command("list", _held_list, "list held mail with the reason", group)
@@ -50,6 +55,46 @@ def add_commands(sub, command) -> None:
     command("clear", _bounces_clear, "resume automatic mail to an address", group).add_argument(
         "address"
     )
+
+
+# Mail waiting longer than this means the part that should take it is not running.
+INBOUND_LATE = timedelta(minutes=5)
+OUTBOX_LATE = timedelta(minutes=15)
+
+
+def _status(gw: Gateway, args) -> int:
+    """The spool and the outbox in figures, and what an operator should look at (for a
+    monitoring check: exit 1 when that list is not empty)."""
+    now = gw.clock()
+    with gw.db.read() as session:
+        found = health.figures(session, now)
+    attention = []
+    if found.inbound["failed"]:
+        attention.append(
+            f"{found.inbound['failed']} received message(s) failed to process: "
+            "gateway inbound list --status failed, then gateway inbound retry"
+        )
+    waiting = found.oldest_pending_inbound
+    if waiting and now - waiting > INBOUND_LATE:
+        attention.append(f"received mail waits since {waiting:%Y-%m-%d %H:%M} UTC: "
+                         "is the processor of gateway serve running?")  # fmt: skip
+    due = found.oldest_due_outbox
+    if due and now - due > OUTBOX_LATE:
+        attention.append(f"outgoing mail due since {due:%Y-%m-%d %H:%M} UTC is not sent: "
+                         "is the delivery of gateway serve running?")  # fmt: skip
+    document = {**asdict(found), "attention": attention}
+    if getattr(args, "json", False):
+        print(json.dumps(document, indent=2, default=str))
+    else:
+        inbound, outbox = found.inbound, found.outbox
+        print(
+            f"inbound  {inbound['pending']} pending, {inbound['done']} done, "
+            f"{inbound['failed']} failed; {found.held} held"
+        )
+        print(f"outbox   {outbox['pending']} pending, {outbox['sent']} sent, "
+              f"{outbox['failed']} given up")  # fmt: skip
+        print("\n".join(f"attention: {line}" for line in attention) or "nothing needs a look")
+    return 1 if attention else 0
 
 
 def _held_list(gw: Gateway, args) -> int:

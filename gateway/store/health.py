@@ -1,0 +1,45 @@
+"""Figures for `gateway status`: what waits, what failed, and since when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from gateway.store.tables import Inbound, Outbox, Quarantine
+
+
+@dataclass(frozen=True)
+class Health:
+    inbound: dict[str, int]  # rows by status: pending, done, failed
+    oldest_pending_inbound: datetime | None  # received, not yet processed
+    outbox: dict[str, int]  # rows by status: pending, sent, failed
+    oldest_due_outbox: datetime | None  # due to be sent and not sent yet
+    held: int  # mail held instead of ticketed, not released
+
+
+def figures(session: Session, now: datetime) -> Health:
+    inbound = dict(
+        session.exec(select(Inbound.status, func.count()).group_by(Inbound.status)).all()
+    )
+    outbox = dict(session.exec(select(Outbox.status, func.count()).group_by(Outbox.status)).all())
+    oldest_inbound = session.exec(
+        select(func.min(Inbound.received_at)).where(Inbound.status == "pending")
+    ).one()
+    oldest_due = session.exec(
+        select(func.min(Outbox.next_attempt_at)).where(
+            Outbox.status == "pending", Outbox.next_attempt_at <= now
+        )
+    ).one()
+    held = session.exec(
+        select(func.count()).select_from(Quarantine).where(col(Quarantine.released_at).is_(None))
+    ).one()
+    return Health(
+        {status: inbound.get(status, 0) for status in ("pending", "done", "failed")},
+        oldest_inbound,
+        {status: outbox.get(status, 0) for status in ("pending", "sent", "failed")},
+        oldest_due,
+        held,
+    )
