@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from gateway.core.threads import subject_tag
-from gateway.store import repo
+from gateway.store import outbox_rows, repo
 from gateway.store.sealing import ERASED_NAME, ERASED_TEXT
 
 
@@ -40,6 +40,12 @@ def ticket_document(session, number: int) -> dict | None:
         {"at": e.at, "kind": e.kind, "actor": e.actor, "detail": json.loads(e.detail)}
         for e in repo.ticket_events(session, ticket.id)
     ]
+    mail = [
+        {"at": o.created_at, "kind": o.kind, "to": json.loads(o.rcpt_to), "status": o.status,
+         "attempts": o.attempts, "sent_at": o.sent_at, "last_error": o.last_error,
+         "message_id": o.message_id}
+        for o in outbox_rows.for_ticket(session, ticket.id)
+    ]  # fmt: skip
     return {
         "number": ticket.id,
         "subject": ticket.subject,
@@ -54,6 +60,7 @@ def ticket_document(session, number: int) -> dict | None:
         "first_response_at": ticket.first_response_at,
         "messages": messages,
         "events": events,
+        "mail": mail,  # what left for whom, and whether it was delivered
     }
 
 
@@ -99,3 +106,11 @@ def print_ticket(document: dict, tag: str) -> None:
     print("events:")
     for event in document["events"]:
         print(f"  {event['at']} {event['kind']} {event['actor']} {event['detail']}")
+    print()
+    print("mail sent:")
+    for mail in document["mail"]:
+        outcome = {"sent": f"delivered {mail['sent_at']}", "failed": "given up"}.get(
+            mail["status"], f"waiting, {mail['attempts']} attempt(s)"
+        )
+        error = f": {mail['last_error']}" if mail["status"] != "sent" and mail["last_error"] else ""
+        print(f"  {mail['at']} {mail['kind']} to {', '.join(mail['to'])} - {outcome}{error}")

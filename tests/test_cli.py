@@ -173,11 +173,16 @@ def test_tickets_list_and_show(gateway, tmp_path, capsys):
     assert message["body"] == "My site is down.\nSince 9:00."
     assert message["direction"] == "in"
     assert "ticket-opened" in [e["kind"] for e in document["events"]]
+    [confirmation] = document["mail"]  # what left for whom, and whether it arrived
+    assert (confirmation["kind"], confirmation["to"], confirmation["status"]) == (
+        "confirmation", ["alice@customer.example"], "sent",
+    )  # fmt: skip
 
     code, out, _ = run_cli(capsys, cfg, "tickets", "show", str(number))
     assert code == 0
     assert out.startswith(f"[VB #{number}] Site down")
     assert "   Since 9:00." in out
+    assert f"confirmation to alice@customer.example - delivered {confirmation['sent_at']}" in out
 
     code, out, err = run_cli(capsys, cfg, "tickets", "show", "999")
     assert code == 1 and out == "" and "no ticket #999" in err

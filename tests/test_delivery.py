@@ -196,6 +196,9 @@ def test_permanent_failure_parks_the_row_and_records_an_event(
     [failed] = [e for e in document["events"] if e["kind"] == "delivery-failed"]
     assert failed["detail"]["to"] == ["alice@customer.example"]
     assert "550" in failed["detail"]["error"] and failed["detail"]["outbox_id"] == row.id
+    [parked] = document["mail"]  # shown beside the thread, with why
+    assert (parked["kind"], parked["status"]) == ("confirmation", "failed")
+    assert "550" in parked["last_error"]
     [listed] = run_json(capsys, cfg, "outbox", "list", "--status", "failed")
     assert (listed["status"], listed["attempts"]) == ("failed", 1)
 

@@ -20,7 +20,7 @@ from test_privacy_at_rest import CANARIES, make_desk, realistic_run
 from test_staff_flow import last, staff_mail
 
 from gateway.store import directory
-from gateway.store.tables import DataKey, Event, Quarantine, Ticket
+from gateway.store.tables import DataKey, Event, Outbox, Quarantine, Ticket
 
 ALICE = "alice@customer.example"
 
@@ -69,7 +69,11 @@ def test_erasure_shreds_the_contact_and_keeps_the_ticket_structure(desk, tmp_pat
     desk.send(staff_mail(last(desk, "agent@support.example"), "/complaint\n/status resolved"))
     desk.settle()
     cfg = cli_config(tmp_path, desk)
+    with desk.db.write() as session:  # a refusal naming her, as a smarthost words one
+        refusal = f"{ALICE.upper()}: 450 4.2.1 mailbox busy"
+        session.execute(update(Outbox).where(Outbox.ticket_id == number).values(last_error=refusal))
     before = run_json(capsys, cfg, "tickets", "show", str(number))
+    assert {m["last_error"] for m in before["mail"]} == {refusal}
     code, out, err = run_cli(capsys, cfg, "privacy", "erase", ALICE)
     assert code == 0, err
     after = run_json(capsys, cfg, "tickets", "show", str(number))
@@ -84,6 +88,7 @@ def test_erasure_shreds_the_contact_and_keeps_the_ticket_structure(desk, tmp_pat
     assert CANARIES["reply"] in staff_bodies[0] and CANARIES["note"] in staff_bodies[1]
     assert len(after["messages"]) == len(before["messages"])
     assert ALICE.encode() not in stored_bytes(desk.db)  # nor in clear columns
+    assert ALICE not in json.dumps(after["mail"]).lower()  # in any letter case
     assert CANARIES["name"] not in json.dumps(run_json(capsys, cfg, "contacts", "list"))
     assert (f"os:{getpass.getuser()}", "erase") in audit_entries(desk.db)
     # the address now belongs to no one: a new mail from it is an unknown sender's

@@ -74,6 +74,12 @@ def retry_failed(session: Session, ids: list[int] | None, now: datetime) -> list
     return rows
 
 
+def for_ticket(session: Session, ticket_id: int) -> list[Outbox]:
+    """The mail a ticket caused, oldest first (its bytes stay sealed unless read)."""
+    query = select(Outbox).where(Outbox.ticket_id == ticket_id).order_by(col(Outbox.id))
+    return list(session.exec(query))
+
+
 def get(session: Session, outbox_id: int) -> Outbox | None:
     return session.get(Outbox, outbox_id)
 

@@ -143,12 +143,18 @@ def _scrub(session: Session, address: str, contact_id: int) -> dict:
         done[name] = session.execute(statement).rowcount or 0
     session.execute(update(Bouncing).where(Bouncing.address == address).values(address=tombstone))
     like = f"%{address}%"
+    spelled_any_way = re.compile(re.escape(address), re.IGNORECASE)
     rows = session.exec(
-        select(Outbox).where(or_(col(Outbox.rcpt_to).like(like), col(Outbox.mail_from).like(like)))
-    ).all()
+        select(Outbox).where(
+            or_(col(Outbox.rcpt_to).like(like), col(Outbox.mail_from).like(like),
+                func.lower(Outbox.last_error).like(like))  # a refusal names the address
+        )
+    ).all()  # fmt: skip
     for row in rows:
         row.rcpt_to = json.dumps([tombstone if r.lower() == address else r
                                   for r in json.loads(row.rcpt_to)])  # fmt: skip
+        if row.last_error:
+            row.last_error = _replaced(row.last_error, spelled_any_way, tombstone)
         session.add(row)
     for row in session.exec(select(Event).where(col(Event.detail).like(like))).all():
         row.detail = row.detail.replace(address, tombstone)
