@@ -6,6 +6,7 @@ the rows wait for the next try."""
 from __future__ import annotations
 
 import ssl
+from contextlib import contextmanager
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -52,100 +53,90 @@ def certificate(tmp_path):
     return cert, context
 
 
-def start(handler: TlsSink, **options) -> Controller:
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), decode_data=False,
+@contextmanager
+def smarthost(**options):
+    """A TlsSink served by aiosmtpd with `options` (TLS, login) for the length of the block."""
+    sink = TlsSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port(), decode_data=False,
                             **options)  # fmt: skip
     controller.start()
-    return controller
+    sink.port = controller.port
+    try:
+        yield sink
+    finally:
+        controller.stop()
 
 
-def gateway_to(build, port: int, **outbound) -> Gateway:  # noqa: F811
-    return build(mode="smtp", host="127.0.0.1", port=port, timeout_seconds=5, **outbound)
+def gateway_to(build, sink: TlsSink, **outbound) -> Gateway:  # noqa: F811
+    return build(mode="smtp", host="127.0.0.1", port=sink.port, timeout_seconds=5, **outbound)
+
+
+def logging_in(context: ssl.SSLContext):
+    """A smarthost that takes mail only after STARTTLS and a login, as most do."""
+    return smarthost(tls_context=context, require_starttls=True, authenticator=_login,
+                     auth_require_tls=True)  # fmt: skip
+
+
+def two_mails_queued(build, sink: TlsSink, cert) -> Gateway:  # noqa: F811
+    """A gateway sending to `sink` over STARTTLS with a login (password from the environment)."""
+    gw = gateway_to(build, sink, starttls=True, ca_file=str(cert), username=USER,
+                    password_env="SMARTHOST_PASSWORD")  # fmt: skip
+    queue(gw, "alice@customer.example")
+    queue(gw, "bob@customer.example")
+    return gw
 
 
 def test_starttls_with_a_login_delivers_over_tls(build, certificate, monkeypatch):  # noqa: F811
     cert, context = certificate
-    sink = TlsSink()
-    controller = start(sink, tls_context=context, require_starttls=True, authenticator=_login,
-                       auth_require_tls=True)  # fmt: skip
     monkeypatch.setenv("SMARTHOST_PASSWORD", PASSWORD)
-    try:
-        gw = gateway_to(build, controller.port, starttls=True, ca_file=str(cert),
-                        username=USER, password_env="SMARTHOST_PASSWORD")  # fmt: skip
-        queue(gw, "alice@customer.example")
-        queue(gw, "bob@customer.example")
+    with logging_in(context) as sink:
+        gw = two_mails_queued(build, sink, cert)
         assert gw.delivery.run_once() == 2
         assert {row.status for row in outbox_rows(gw)} == {"sent"}
         assert sink.over_tls == [True, True]
-    finally:
-        controller.stop()
 
 
 def test_a_refused_login_waits_for_the_next_try_and_is_tried_once(build, certificate,  # noqa: F811
                                                                      monkeypatch):  # fmt: skip
     cert, context = certificate
-    sink = TlsSink()
-    controller = start(sink, tls_context=context, require_starttls=True, authenticator=_login,
-                       auth_require_tls=True)  # fmt: skip
     monkeypatch.setenv("SMARTHOST_PASSWORD", "not-the-password")
     LOGINS.clear()
-    try:
-        gw = gateway_to(build, controller.port, starttls=True, ca_file=str(cert),
-                        username=USER, password_env="SMARTHOST_PASSWORD")  # fmt: skip
-        queue(gw, "alice@customer.example")
-        queue(gw, "bob@customer.example")
+    with logging_in(context) as sink:
+        gw = two_mails_queued(build, sink, cert)
         assert gw.delivery.run_once() == 2
         rows = outbox_rows(gw)
         assert {row.status for row in rows} == {"pending"}  # not given up: a setting to mend
         assert all("535" in row.last_error for row in rows)
         assert len(set(LOGINS)) == 1  # a wrong password is not tried again for every mail
         assert sink.received == []
-    finally:
-        controller.stop()
 
 
 def test_tls_from_the_first_byte_delivers(build, certificate):  # noqa: F811
     cert, context = certificate
-    sink = TlsSink()
-    controller = start(sink, ssl_context=context)
-    try:
-        gw = gateway_to(build, controller.port, implicit_tls=True, ca_file=str(cert))
+    with smarthost(ssl_context=context) as sink:
+        gw = gateway_to(build, sink, implicit_tls=True, ca_file=str(cert))
         queue(gw, "alice@customer.example")
         assert gw.delivery.run_once() == 1
         assert [row.status for row in outbox_rows(gw)] == ["sent"]
         assert sink.over_tls == [True]
-    finally:
-        controller.stop()
 
 
-def test_a_certificate_not_trusted_gets_no_mail(build, certificate):  # noqa: F811
-    _, context = certificate
-    sink = TlsSink()
-    controller = start(sink, tls_context=context)
-    try:
-        gw = gateway_to(build, controller.port, starttls=True)  # the system's authorities only
+@pytest.mark.parametrize(
+    ("offers_starttls", "trusts_it", "why"),
+    [(True, False, "CERTIFICATE_VERIFY_FAILED"), (False, True, "STARTTLS")],
+    ids=["certificate-not-trusted", "no-starttls-offered"],
+)
+def test_a_link_that_cannot_be_secured_gets_no_mail(build, certificate,  # noqa: F811
+                                                    offers_starttls, trusts_it, why):  # fmt: skip
+    cert, context = certificate
+    with smarthost(**({"tls_context": context} if offers_starttls else {})) as sink:
+        trust = {"ca_file": str(cert)} if trusts_it else {}  # else the system's authorities
+        gw = gateway_to(build, sink, starttls=True, **trust)
         queue(gw, "alice@customer.example")
         assert gw.delivery.run_once() == 1
         [row] = outbox_rows(gw)
-        assert row.status == "pending" and "CERTIFICATE_VERIFY_FAILED" in row.last_error
+        assert row.status == "pending" and why in row.last_error
         assert sink.received == []
-    finally:
-        controller.stop()
-
-
-def test_a_smarthost_without_starttls_gets_no_mail_in_clear(build, certificate):  # noqa: F811
-    cert, _ = certificate
-    sink = TlsSink()
-    controller = start(sink)
-    try:
-        gw = gateway_to(build, controller.port, starttls=True, ca_file=str(cert))
-        queue(gw, "alice@customer.example")
-        assert gw.delivery.run_once() == 1
-        [row] = outbox_rows(gw)
-        assert row.status == "pending" and "STARTTLS" in row.last_error
-        assert sink.received == []
-    finally:
-        controller.stop()
 
 
 @pytest.mark.parametrize(
