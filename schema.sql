@@ -294,6 +294,8 @@ CREATE TABLE quarantine (
 	FOREIGN KEY(inbound_id) REFERENCES inbound (id)
 );
 
+CREATE INDEX ix_quarantine_created_at ON quarantine (created_at);
+
 CREATE INDEX ix_quarantine_sender ON quarantine (sender);
 
 CREATE TABLE ticketcc (

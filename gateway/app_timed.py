@@ -82,6 +82,7 @@ def job_context(
         pending_reminder=days(life.pending_reminder_days),
         pending_resolve=days(life.pending_resolve_days),
         close_after=days(life.close_resolved_days),
+        forget_held_after=days(life.held_days),
     )
     return jobs.JobContext(staff_notices, mail, complaints, report, settings)
 

@@ -32,6 +32,9 @@ class LifecycleConfig:
     pending_reminder_days: int = 3  # remind the customer of a pending ticket (0: never)
     pending_resolve_days: int = 7  # then resolve it (0: never)
     close_resolved_days: int = 7  # resolved tickets close after this without a reply (0: never)
+    held_days: int = (
+        30  # held mail is forgotten after this: bytes shredded, sender dropped (0: kept)
+    )
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from gateway.complaint_desk import ComplaintDesk
 from gateway.core import sla as sla_rules
 from gateway.staff_commands import involved_staff
 from gateway.staff_notices import StaffNotices
-from gateway.store import repo, staffing, timed
+from gateway.store import repo, spool, staffing, timed
 from gateway.store.db import Database, StoreUnavailable
 from gateway.store.tables import Ticket
 from gateway.timed_mail import TimedMail
@@ -36,6 +36,7 @@ class JobSettings:
     pending_reminder: timedelta | None = timedelta(days=3)  # None: never
     pending_resolve: timedelta | None = timedelta(days=7)
     close_after: timedelta | None = timedelta(days=7)
+    forget_held_after: timedelta | None = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,22 @@ def _close(session, ticket: Ticket, now: datetime, ctx: JobContext) -> bool:
     return True
 
 
+def forget_held(db: Database, now: datetime, ctx: JobContext) -> int:
+    """Held mail (unknown senders', refused parses) is personal data kept for no ticket: after
+    the configured days it is forgotten, and the count is an event."""
+    if ctx.settings.forget_held_after is None:
+        return 0
+    before = now - ctx.settings.forget_held_after
+    with db.read() as session:  # most minutes find none: no write lock taken for nothing
+        if not spool.held_before(session, before):
+            return 0
+    with db.write() as session:
+        forgotten = spool.forget_held(session, before)
+        if forgotten:
+            repo.add_event(session, now, "held-forgotten", detail={"count": forgotten})
+    return forgotten
+
+
 def weekly_report(db: Database, now: datetime, ctx: JobContext) -> int:
     """The report of the last full week, once per staff member."""
     figures = ctx.report.figures(db, ctx.report.due_week(now))
@@ -267,6 +284,7 @@ JOBS = (
     Job("satisfaction", satisfaction, "ask for a rating when a resolved ticket has none"),
     Job("pending", pending, "remind customers of pending tickets, then resolve them"),
     Job("close-resolved", close_resolved, "close resolved tickets after some days"),
+    Job("forget-held", forget_held, "forget held mail after some days"),
     Job("weekly-report", weekly_report, "the weekly report to every staff member"),
 )  # fmt: skip
 BY_NAME = {job.name: job for job in JOBS}

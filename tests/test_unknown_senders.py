@@ -14,7 +14,7 @@ from conftest import add_contact, mail
 from sqlmodel import func, select
 
 from gateway.store import repo, spool
-from gateway.store.tables import Quarantine, Ticket
+from gateway.store.tables import Event, Quarantine, Ticket
 
 ALICE = "alice@customer.example"
 STRANGER = "mallory@stranger.example"
@@ -266,3 +266,24 @@ def test_the_notice_goes_to_the_envelope_sender_not_the_from(gateway, clock):
     gateway.settle()
     assert len(gateway.sink.to(bounce_box)) == 1
     assert len(gateway.sink.to(STRANGER)) == 1
+
+
+def test_held_mail_is_forgotten_after_the_configured_days(gateway, tmp_path, clock):
+    """Data minimisation: a stranger's mail is kept for no ticket, so after `lifecycle.held_days`
+    (30) its bytes and its sender's address leave the spool and it leaves the held list."""
+    other = "trudy@elsewhere.example"
+    assert send(gateway, stranger_mail()) == 250
+    gateway.settle()
+    clock.advance(days=20)
+    assert send(gateway, stranger_mail(sender=other), mail_from=other) == 250
+    gateway.settle()
+    clock.advance(days=11)  # the first was held 31 days ago, the second 11
+    assert gateway.gw.jobs.run("forget-held") == 1
+    assert [h["sender"] for h in held_list(gateway, tmp_path)] == [other]
+    with gateway.db.read() as session:
+        first, second = spool.list_inbound(session, None, 10)[::-1]
+        assert (first.raw, first.mail_from, first.peer) == (b"", "", "")
+        assert CANARY_BODY.encode() in second.raw and second.mail_from == other
+        [event] = session.exec(select(Event).where(Event.kind == "held-forgotten")).all()
+        assert json.loads(event.detail) == {"count": 1}
+    assert gateway.gw.jobs.run("forget-held") == 0  # nothing twice

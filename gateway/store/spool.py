@@ -169,3 +169,22 @@ def quarantine_for(session: Session, inbound_id: int) -> Quarantine | None:
 def list_quarantine(session: Session, limit: int) -> list[Quarantine]:
     query = select(Quarantine).order_by(col(Quarantine.id).desc()).limit(limit)
     return list(session.exec(query))
+
+
+def held_before(session: Session, before: datetime) -> bool:
+    query = select(Quarantine.id).where(Quarantine.created_at < before).limit(1)
+    return session.exec(query).first() is not None
+
+
+def forget_held(session: Session, before: datetime) -> int:
+    """Held mail older than `before` forgotten: the quarantine row goes, and its spool row keeps
+    only what recognises a redelivery (Message-ID, digest, size, dates), not the bytes nor the
+    sender. Returns how many."""
+    held = list(session.exec(select(Quarantine).where(Quarantine.created_at < before)))
+    for row in held:
+        inbound = session.get(Inbound, row.inbound_id)
+        if inbound is not None:
+            inbound.raw, inbound.mail_from, inbound.peer = b"", "", ""
+            session.add(inbound)
+        session.delete(row)
+    return len(held)

@@ -241,7 +241,7 @@ class Quarantine(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     inbound_id: int = Field(foreign_key="inbound.id", unique=True)
-    created_at: datetime
+    created_at: datetime = Field(index=True)  # held mail is forgotten after some days
     reason: str = Field(max_length=60)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))
     sender: str = Field(default="", max_length=320, index=True)
