@@ -55,7 +55,10 @@ def decide(inp: DecisionInput) -> Decision:
             withheld_reason=withheld or "",
         )
     if not sender.email:
-        return Hold(reason="no-single-sender", detail="From names no address or several")
+        detail = "From names no address or several"
+        if "ambiguous-from" in inp.mail.defects:
+            detail = "From is read differently by different mail programs"
+        return Hold(reason="no-single-sender", detail=detail)
     notify = auto_reason is None and _stranger_notice_due(inp)
     detail = "sender is not a registered contact"
     if auto_reason is not None:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import mailparser
 
-from gateway.core import border
+from gateway.core import author, border
 from gateway.core.charsets import decode_seven_bit, decode_words
 from gateway.core.htmltext import html_to_text
 from gateway.core.inline import clean_content_id
@@ -68,8 +68,12 @@ def parse(raw: bytes, message_id: str) -> ParsedMail:
     date = _date(headers.get("date", ""))
     if date is None:
         defects.append("no-date" if "date" not in headers else "bad-date")
-    from_addresses = _addresses(message.get_all("from", []) if message is not None else [])
-    if len(from_addresses) != 1:
+    from_values = _texts(message.get_all("from", []) if message is not None else [])
+    from_addresses = _addresses(from_values)
+    if from_addresses and author.ambiguous(from_values, from_addresses):
+        defects.append("ambiguous-from")  # held as having no single sender
+        from_addresses = ()
+    elif len(from_addresses) != 1:
         defects.append("no-from" if not from_addresses else "several-from")
     text = clean_text("\n".join(decode_seven_bit(mail.text_plain or [], message, "plain")))
     html = clean_text("\n".join(decode_seven_bit(mail.text_html or [], message, "html")))
@@ -155,12 +159,16 @@ def _defect_names(mail, message) -> list[str]:
     return sorted(names)
 
 
-def _addresses(values: list[str]) -> tuple[Address, ...]:
+def _texts(values: list) -> list[str]:
+    """Raw 8-bit values arrive as Header objects; encoded words stay as they are (they are
+    decoded per display name, after the address list is split, so an encoded comma cannot
+    split an address)."""
+    return [v if isinstance(v, str) else decode_words(v) for v in values]
+
+
+def _addresses(values: list) -> tuple[Address, ...]:
     found = []
-    # Raw 8-bit values arrive as Header objects; encoded words are decoded per display name,
-    # after the address list is split, so an encoded comma cannot split an address.
-    raw = [v if isinstance(v, str) else decode_words(v) for v in values]
-    for name, addr in email.utils.getaddresses(raw):
+    for name, addr in email.utils.getaddresses(_texts(values)):
         addr = addr.strip().lower()
         if addr.count("@") == 1 and not _CONTROL.search(addr) and " " not in addr:
             found.append(Address(name=clean_line(decode_words(name), 200), email=addr))
