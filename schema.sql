@@ -210,7 +210,7 @@ CREATE TABLE event (
 
 CREATE INDEX ix_event_actor_kind_at ON event (actor, kind, at);
 
-CREATE INDEX ix_event_kind ON event (kind);
+CREATE INDEX ix_event_kind_at ON event (kind, at);
 
 CREATE INDEX ix_event_ticket_id ON event (ticket_id);
 

@@ -190,6 +190,7 @@ class Gateway(Serving):
                     auto_per_hour=config.limits.auto_per_hour,
                     auto_per_day=config.limits.auto_per_day,
                     stranger_notice_hours=config.limits.stranger_notice_hours,
+                    stranger_notices_per_hour=config.limits.stranger_notices_per_hour,
                     calendar=config_timed.calendars(config).for_department(
                         config.routing.default_department
                     ),

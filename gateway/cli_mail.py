@@ -60,6 +60,8 @@ def add_commands(sub, command) -> None:
 # Mail waiting longer than this means the part that should take it is not running.
 INBOUND_LATE = timedelta(minutes=5)
 OUTBOX_LATE = timedelta(minutes=15)
+# A flood of mail from unknown senders needs a look while it lasts and a while after.
+NOTICES_CAPPED_RECENTLY = timedelta(hours=2)
 
 
 def _status(gw: Gateway, args) -> int:
@@ -82,6 +84,11 @@ def _status(gw: Gateway, args) -> int:
     if due and now - due > OUTBOX_LATE:
         attention.append(f"outgoing mail due since {due:%Y-%m-%d %H:%M} UTC is not sent: "
                          "is the delivery of gateway serve running?")  # fmt: skip
+    capped = found.notices_capped_at
+    if capped and now - capped < NOTICES_CAPPED_RECENTLY:
+        attention.append(f"at {capped:%Y-%m-%d %H:%M} UTC notices to unknown senders reached "
+                         "limits.stranger_notices_per_hour: mail in forged names? It is held "
+                         "unanswered: gateway held list")  # fmt: skip
     document = {**asdict(found), "attention": attention}
     if getattr(args, "json", False):
         print(json.dumps(document, indent=2, default=str))

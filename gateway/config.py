@@ -104,6 +104,7 @@ class LimitsConfig:
     auto_per_hour: int = 10
     auto_per_day: int = 40
     stranger_notice_hours: int = 24
+    stranger_notices_per_hour: int = 100  # all unknown addresses together; 0: none at all
     max_mime_depth: int = 20
     max_mime_parts: int = 500
     max_attachment_bytes: int = 10 * 1024 * 1024

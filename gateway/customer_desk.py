@@ -7,6 +7,9 @@ the staff involved (the customer's new text on top, then the history).
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 from gateway import compose, customer_cc, inline_relay
 from gateway.core import limits, senders
 from gateway.core.model import AddToTicket, Envelope, Hold, OpenTicket
@@ -15,6 +18,10 @@ from gateway.notices import Notices
 from gateway.staff_commands import involved_staff
 from gateway.staff_notices import StaffNotices
 from gateway.store import repo, spool, staffing
+
+log = logging.getLogger(__name__)
+# The hourly cap on notices to strangers is noted once in this long.
+NOTICE_CAP_WINDOW = timedelta(hours=1)
 
 
 class CustomerDesk:
@@ -149,12 +156,24 @@ class CustomerDesk:
         # RFC 3834 4: an automatic answer goes to the envelope sender (the Return-Path), not
         # to the From a stranger can write anything into.
         return_path = row.mail_from
+        if decision.notices_capped:
+            _note_notices_capped(session, now)
         if not decision.notify_stranger or not return_path:
             return 0
         self.notices.stranger(session, return_path, now)
         repo.add_event(session, now, "stranger-notice", actor=return_path,
                        detail={"inbound_id": row.id})  # fmt: skip
         return 1
+
+
+def _note_notices_capped(session, now) -> None:
+    """The first notice withheld by the hourly cap in an hour leaves an event, which `gateway
+    status` names as needing a look (mail in forged names, most likely), and a log line."""
+    if repo.count_events_since(session, "stranger-notices-capped", now - NOTICE_CAP_WINDOW):
+        return
+    log.warning("notices to unknown senders reached limits.stranger_notices_per_hour; "
+                "the rest this hour are held unanswered")  # fmt: skip
+    repo.add_event(session, now, "stranger-notices-capped")
 
 
 def _files(mail) -> tuple[compose.OutgoingAttachment, ...]:

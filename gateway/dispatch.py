@@ -6,7 +6,7 @@ mail over the limits). Each desk applies what it decides inside the caller's tra
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from gateway import ratings
@@ -32,6 +32,8 @@ from gateway.customer_desk import CustomerDesk
 from gateway.staff_desk import StaffDesk
 from gateway.store import accounts, repo, staffing
 from gateway.store.tables import Inbound
+
+HOUR = timedelta(hours=1)
 
 if TYPE_CHECKING:
     from gateway.process import Settings
@@ -145,10 +147,12 @@ class Dispatcher:
         if not sender.email:
             return AutoMailHistory()
         hour, day = repo.auto_mail_counts(session, sender.email, now)
-        last = None
+        last, everyone = None, 0
         if sender.kind is not SenderKind.CONTACT and return_path:  # a stranger's notice goes
             last = repo.last_event_at(session, "stranger-notice", return_path)  # to Return-Path
-        return AutoMailHistory(last_hour=hour, last_day=day, last_stranger_notice=last)
+            everyone = repo.count_events_since(session, "stranger-notice", now - HOUR)
+        return AutoMailHistory(last_hour=hour, last_day=day, last_stranger_notice=last,
+                               stranger_notices_last_hour=everyone)  # fmt: skip
 
 
 def envelope_of(row: Inbound) -> Envelope:

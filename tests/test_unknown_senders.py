@@ -4,6 +4,7 @@ automatic mail (RFC 3834), and nothing of any ticket for a stranger (the "Ticket
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -13,6 +14,8 @@ import pytest
 from conftest import add_contact, mail
 from sqlmodel import func, select
 
+from gateway import cli_mail
+from gateway.dispatch import HOUR
 from gateway.store import repo, spool
 from gateway.store.tables import Event, Quarantine, Ticket
 
@@ -287,3 +290,40 @@ def test_held_mail_is_forgotten_after_the_configured_days(gateway, tmp_path, clo
         [event] = session.exec(select(Event).where(Event.kind == "held-forgotten")).all()
         assert json.loads(event.detail) == {"count": 1}
     assert gateway.gw.jobs.run("forget-held") == 0  # nothing twice
+
+
+def test_a_flood_in_forged_names_gets_notices_up_to_an_hourly_cap(start_gateway, clock, capsys):
+    """Mail in many forged names would have the gateway mail bomb their owners, a notice each
+    (research case 30): past `limits.stranger_notices_per_hour` for all of them together none
+    is sent, the mail is held all the same, and `gateway status` names the flood."""
+    gw = start_gateway(limits={"stranger_notices_per_hour": 3})
+    forged = [f"victim{n}@elsewhere.example" for n in range(5)]
+    for address in forged:
+        assert send(gw, mail(sender=address, body="Buy now"), mail_from=address) == 250
+    gw.settle()
+    assert sum(1 for address in forged if gw.sink.to(address)) == 3
+    with gw.db.read() as session:
+        held = spool.list_quarantine(session, 10)
+        capped = repo.count_events_since(session, "stranger-notices-capped", clock() - HOUR)
+    assert len(held) == 5 and capped == 1  # noted once, however many were withheld
+    assert sum("hourly cap" in entry.detail for entry in held) == 2
+    assert _status(gw, capsys)["attention"] == [
+        f"at {clock():%Y-%m-%d %H:%M} UTC notices to unknown senders reached "
+        "limits.stranger_notices_per_hour: mail in forged names? It is held unanswered: "
+        "gateway held list"
+    ]
+
+    clock.advance(hours=1, minutes=1)  # the first three notices are over an hour old
+    late = "late@elsewhere.example"
+    assert send(gw, mail(sender=late, body="Hello?"), mail_from=late) == 250
+    gw.settle()
+    assert len(gw.sink.to(late)) == 1
+    clock.advance(hours=2)
+    assert _status(gw, capsys)["attention"] == []
+
+
+def _status(gw, capsys) -> dict:
+    """`gateway status --json` on this gateway and its clock."""
+    capsys.readouterr()
+    cli_mail._status(gw.gw, argparse.Namespace(json=True))
+    return json.loads(capsys.readouterr().out)

@@ -60,10 +60,14 @@ def decide(inp: DecisionInput) -> Decision:
             detail = "From is read differently by different mail programs"
         return Hold(reason="no-single-sender", detail=detail)
     notify = auto_reason is None and _stranger_notice_due(inp)
+    capped = notify and _stranger_notices_capped(inp)
     detail = "sender is not a registered contact"
     if auto_reason is not None:
         detail += f"; automatic mail ({auto_reason}), not answered"
-    return Hold(reason="unknown-sender", detail=detail, notify_stranger=notify)
+    if capped:
+        detail += "; not answered: the hourly cap on notices to unknown senders was reached"
+    return Hold(reason="unknown-sender", detail=detail, notify_stranger=notify and not capped,
+                notices_capped=capped)  # fmt: skip
 
 
 def _auto_mail_blocked(history: AutoMailHistory, policy: Policy) -> str | None:
@@ -80,3 +84,9 @@ def _stranger_notice_due(inp: DecisionInput) -> bool:
     last = inp.history.last_stranger_notice
     window = timedelta(hours=inp.policy.stranger_notice_hours)
     return last is None or inp.now - last >= window
+
+
+def _stranger_notices_capped(inp: DecisionInput) -> bool:
+    """A flood of mail in forged names would make the gateway mail bomb their owners, one
+    notice each (research case 30): past a cap an hour, all of them together, none is sent."""
+    return inp.history.stranger_notices_last_hour >= inp.policy.stranger_notices_per_hour

@@ -150,6 +150,7 @@ class AutoMailHistory:
     last_hour: int = 0
     last_day: int = 0
     last_stranger_notice: datetime | None = None
+    stranger_notices_last_hour: int = 0  # to anyone: forged senders flood under many names
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ class Policy:
     auto_per_hour: int = 10
     auto_per_day: int = 40
     stranger_notice_hours: int = 24
+    stranger_notices_per_hour: int = 100  # to all unknown addresses together
     calendar: Calendar = Calendar()  # opening hours of new tickets' first-response clock
 
 
@@ -193,6 +195,7 @@ class Hold:
     reason: str
     detail: str
     notify_stranger: bool = False
+    notices_capped: bool = False  # a notice was due but the hourly cap on them was reached
 
 
 Decision = OpenTicket | AddToTicket | Hold

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from gateway.store.tables import Inbound, Outbox, Quarantine
+from gateway.store.tables import Event, Inbound, Outbox, Quarantine
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class Health:
     outbox: dict[str, int]  # rows by status: pending, sent, failed
     oldest_due_outbox: datetime | None  # due to be sent and not sent yet
     held: int  # mail held instead of ticketed, not released
+    notices_capped_at: datetime | None  # last time the hourly cap on strangers' notices held
 
 
 def figures(session: Session, now: datetime) -> Health:
@@ -36,10 +37,14 @@ def figures(session: Session, now: datetime) -> Health:
     held = session.exec(
         select(func.count()).select_from(Quarantine).where(col(Quarantine.released_at).is_(None))
     ).one()
+    capped = session.exec(
+        select(func.max(Event.at)).where(Event.kind == "stranger-notices-capped")
+    ).one()
     return Health(
         {status: inbound.get(status, 0) for status in ("pending", "done", "failed")},
         oldest_inbound,
         {status: outbox.get(status, 0) for status in ("pending", "sent", "failed")},
         oldest_due,
         held,
+        capped,
     )

@@ -284,6 +284,11 @@ def last_event_at(session: Session, kind: str, actor: str) -> datetime | None:
     return session.exec(query).first()
 
 
+def count_events_since(session: Session, kind: str, since: datetime) -> int:
+    query = select(func.count()).select_from(Event).where(Event.kind == kind, Event.at > since)
+    return session.exec(query).one()
+
+
 _AUTO_MAIL_COUNTS = select(
     func.count(_OUTBOX.id).filter(_OUTBOX.created_at > bindparam("hour_ago")),
     func.count(_OUTBOX.id),
