@@ -181,7 +181,7 @@ class Processor:
             log.warning("inbound %s held: %s", inbound_id, refused)
             return _Work(inbound_id, None, str(refused), refused=refused)
         except Exception as error:
-            log.warning("inbound %s could not be parsed: %s", inbound_id, error)
+            log.warning("inbound %s could not be parsed: %s", inbound_id, type(error).__name__)
             return _Work(inbound_id, None, f"parse failed: {type(error).__name__}: {error}")
 
     def _authenticate(self, item: _Work, raw: bytes, envelope: Envelope) -> _Work:
@@ -194,7 +194,8 @@ class Processor:
         try:
             verdict = authenticator.verdict(raw, mail, envelope)
         except Exception as error:  # a checker bug must not park the mail: unverified
-            log.warning("inbound %s: verification failed: %s", item.inbound_id, error)
+            log.warning("inbound %s: verification failed: %s", item.inbound_id,
+                        type(error).__name__)  # fmt: skip
             verdict = Verdict("none", f"verification error: {type(error).__name__}", checked=True)
         return replace(item, mail=mail, verdict=verdict)
 
@@ -212,7 +213,9 @@ class Processor:
 
     @staticmethod
     def _park(session, row: Inbound, error: Exception, now: datetime) -> int:
-        log.error("inbound %s failed: %s", row.id, error)
+        # The log names the row and the kind of error, never what the mail holds; the whole
+        # error goes with the row (`gateway inbound list --status failed`).
+        log.error("inbound %s failed: %s", row.id, type(error).__name__)
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()
         spool.finish_inbound(session, row, "failed", now, detail[:2000])
         return 0

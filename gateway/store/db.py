@@ -54,8 +54,9 @@ class Database:
             self.reader = self._sqlite_engine(url, False, busy_timeout_ms)
         else:
             self.writer = create_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-            )
+                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                hide_parameters=True,
+            )  # fmt: skip
             self.reader = self.writer
 
     @staticmethod
@@ -65,6 +66,9 @@ class Database:
             connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
             pool_size=4,
             max_overflow=8,
+            # A statement's values (addresses, names, mail) stay out of its errors, which
+            # reach the log and the spool's error column (`gateway inbound list`).
+            hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
