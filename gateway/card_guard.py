@@ -25,7 +25,10 @@ def settle(session, notices, row, reading: Reading, now: datetime) -> tuple[int,
     message = repo.message_for_inbound(session, row.id)
     author = message.author_contact_id if message is not None else None
     kept = reading.kept_raw if reading.found else row.raw
-    values = privacy_rows.processed_raw(session, row, kept, author, reading.original_sha256)
+    # Held mail released is read again from its masked copy: the digest of the mail as
+    # received, recorded the first time, stays.
+    original = row.original_sha256 or reading.original_sha256
+    values = privacy_rows.processed_raw(session, row, kept, author, original)
     if not reading.found:
         return 0, values
     ticket_id = message.ticket_id if message is not None else None

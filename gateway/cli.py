@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from gateway import cli_mail, cli_privacy, cli_timed, cli_trust
+from gateway import cli_held, cli_mail, cli_privacy, cli_timed, cli_trust
 from gateway import config as config_module
 from gateway.app import Gateway, utc_now
 from gateway.app_serving import ROLES, SPLIT
@@ -115,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     cli_mail.add_commands(sub, command)
+    cli_held.add_commands(sub, command)
     cli_timed.add_commands(sub, command)
     cli_trust.add_commands(sub, command)
     cli_privacy.add_commands(sub, command)

@@ -1,4 +1,4 @@
-"""Commands about mail in and out: held mail, the inbound spool, the outbox, bounces, and
+"""Commands about mail in and out: status, the inbound spool, the outbox, bounces, and
 `explain` / `replay` for looking at one message or feeding many through intake."""
 
 from __future__ import annotations
@@ -25,11 +25,6 @@ def add_commands(sub, command) -> None:
     p.add_argument("--process", action="store_true", help="process the messages here too")
 
     p = command("status", _status, "what waits and what failed; exit 1 when it needs a look")
-    p.add_argument("--json", action="store_true")
-
-    group = sub.add_parser("held", help="held (quarantined) mail").add_subparsers()
-    p = command("list", _held_list, "list held mail with the reason", group)
-    p.add_argument("--limit", type=int, default=100)
     p.add_argument("--json", action="store_true")
 
     group = sub.add_parser("inbound", help="the inbound spool").add_subparsers()
@@ -102,17 +97,6 @@ def _status(gw: Gateway, args) -> int:
               f"{outbox['failed']} given up")  # fmt: skip
         print("\n".join(f"attention: {line}" for line in attention) or "nothing needs a look")
     return 1 if attention else 0
-
-
-def _held_list(gw: Gateway, args) -> int:
-    with gw.db.read() as session:
-        rows = [
-            {"id": q.id, "inbound_id": q.inbound_id, "created_at": q.created_at,
-             "sender": q.sender, "reason": q.reason, "detail": q.detail}
-            for q in spool.list_quarantine(session, args.limit)
-        ]  # fmt: skip
-    emit(args, rows, ["id", "inbound_id", "created_at", "sender", "reason", "detail"])
-    return 0
 
 
 def _inbound_list(gw: Gateway, args) -> int:

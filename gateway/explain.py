@@ -17,7 +17,11 @@ from gateway.process import Processor
 from gateway.store import inspect, repo, spool
 
 
-def explain(processor: Processor, raw: bytes, mail_from: str, rcpt_to: str) -> dict:
+def explain(
+    processor: Processor, raw: bytes, mail_from: str, rcpt_to: str, held_id: int | None = None
+) -> dict:
+    """`held_id`: the mail is the held spool row with that id, as `gateway held release`
+    would have it processed again."""
     settings = processor.settings
     message_id, generated, digest = identify(raw, settings.domain)
     envelope = Envelope(mail_from, (rcpt_to,), "explain", "explain")
@@ -54,19 +58,26 @@ def explain(processor: Processor, raw: bytes, mail_from: str, rcpt_to: str) -> d
             "by_tag": repo.ticket_by_id(session, keys.tag_number),
         }
         report["ticket_candidates"] = {k: v.id if v else None for k, v in candidates.items()}
-        report["outcome"] = _dry_run(processor, session, raw, work, envelope, message_id, digest)
+        report["outcome"] = _dry_run(processor, session, raw, work, envelope, message_id, digest,
+                                     held_id)  # fmt: skip
         session.rollback()
     return report
 
 
-def _dry_run(processor, session, raw, work, envelope, message_id, digest) -> dict:
+def _dry_run(processor, session, raw, work, envelope, message_id, digest, held_id) -> dict:
     """Apply the message for real, read back what changed; the caller rolls it all back."""
+    found = spool.held_mail(session, held_id) if held_id is not None else None
+    if found is not None:
+        spool.release_held(session, *found)  # before the marks: its row's id may come again
     marks = inspect.high_water(session)
-    row = inspect.add_inbound(
-        session, received_at=processor.clock(), source="explain", peer="",
-        mail_from=envelope.mail_from, rcpt_tos=json.dumps(list(envelope.rcpt_tos)),
-        message_id=message_id, content_digest=digest, raw=raw,
-    )  # fmt: skip
+    if found is not None:
+        row = found[1]
+    else:
+        row = inspect.add_inbound(
+            session, received_at=processor.clock(), source="explain", peer="",
+            mail_from=envelope.mail_from, rcpt_tos=json.dumps(list(envelope.rcpt_tos)),
+            message_id=message_id, content_digest=digest, raw=raw,
+        )  # fmt: skip
     reused = spool.earlier_inbound_with_message_id(session, row)
     processor.dispatcher.handle(session, row, work.mail, processor.clock(), work.verdict, reused)
     new = inspect.rows_since(session, marks)

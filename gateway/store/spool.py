@@ -171,6 +171,22 @@ def list_quarantine(session: Session, limit: int) -> list[Quarantine]:
     return list(session.exec(query))
 
 
+def held_mail(session: Session, held_id: int) -> tuple[Quarantine, Inbound] | None:
+    held = session.get(Quarantine, held_id)
+    if held is None:
+        return None
+    return held, session.get(Inbound, held.inbound_id)
+
+
+def release_held(session: Session, held: Quarantine, inbound: Inbound) -> None:
+    """Held mail back to pending, to be processed as if just received: its quarantine row
+    goes (the caller records what it said), so a mail held again gets a row of the day."""
+    inbound.status, inbound.error = "pending", None
+    session.add(inbound)
+    session.delete(held)
+    session.flush()
+
+
 def held_before(session: Session, before: datetime) -> bool:
     query = select(Quarantine.id).where(Quarantine.created_at < before).limit(1)
     return session.exec(query).first() is not None
