@@ -22,6 +22,7 @@ from gateway.config import Config
 from gateway.core import reading
 from gateway.core.limits import MailLimits
 from gateway.core.model import Policy
+from gateway.delivery_alerts import DeliveryAlerts
 from gateway.edges import imap_in, parser_process, smtp_out, web, workers
 from gateway.notices import Company, Notices
 from gateway.outbox import Delivery, MailSender, Renderer, RetryPolicy
@@ -221,6 +222,7 @@ class Gateway(Serving):
                 max_retry=timedelta(minutes=out.max_retry_minutes),
                 lifetime=timedelta(hours=out.lifetime_hours),
             ),
+            on_given_up=DeliveryAlerts(staff_notices).given_up,
         )
         sweep = config.processing.sweep_seconds
         self.delivery_worker = workers.Worker("delivery", self.delivery.run_once, sweep)

@@ -26,6 +26,7 @@ from gateway.core.quotes import REPLY_MARKER
 from gateway.errors import PermanentFailure, TemporaryFailure
 from gateway.store import mailflow, outbox_rows, repo
 from gateway.store.db import Database
+from gateway.store.tables import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -182,10 +183,13 @@ class Delivery:
         retry: RetryPolicy,
         batch_size: int = 50,
         rng: random.Random | None = None,
+        on_given_up: Callable[[object, Outbox, str, datetime], object] | None = None,
     ):
         self.db, self.sender, self.clock, self.retry = db, sender, clock, retry
         self.batch_size = batch_size
         self.rng = rng or random.Random()
+        # Called in the transaction that parks a row for good (`delivery_alerts.py`).
+        self.on_given_up = on_given_up
 
     def run_once(self) -> int:
         """Send what is due now; returns how many rows were attempted."""
@@ -272,4 +276,6 @@ class Delivery:
                 ticket_id=row.ticket_id,
                 detail={"outbox_id": row.id, "to": json.loads(row.rcpt_to), "error": reason},
             )
+            if self.on_given_up is not None:
+                self.on_given_up(session, row, reason, now)
         session.add(row)

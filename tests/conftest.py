@@ -130,12 +130,22 @@ class Received:
 
 
 class SinkHandler:
-    """Records every message; `responses` can queue SMTP answers to give instead of 250."""
+    """Records every message; `responses` can queue SMTP answers to give instead of 250, and
+    `refusing` maps addresses to the answer RCPT gets (as a server refuses unknown users)."""
 
     def __init__(self):
         self.received: list[Received] = []
         self.responses: list[str] = []
+        self.refusing: dict[str, str] = {}
         self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            refusal = self.refusing.get(address)
+        if refusal:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         with self.lock:

@@ -14,7 +14,7 @@ from conftest import add_contact, mail
 from sqlmodel import select
 
 from gateway.store import directory, repo
-from gateway.store.tables import Event, Message, Ticket
+from gateway.store.tables import Event, Message, Outbox, Ticket
 
 AUTHSERV = "mx.support.example"
 PASS = f"{AUTHSERV}; dkim=pass header.d=support.example; dmarc=pass header.from=support.example"
@@ -397,3 +397,41 @@ def test_attachments_travel_both_ways(desk):
     relayed = last(desk, "alice@customer.example")
     [sent] = list(relayed.message.iter_attachments())
     assert (sent.get_filename(), sent.get_content()) == ("fix.pdf", b"%PDF-1.4 fixed")
+
+
+def test_a_reply_the_customer_never_got_is_told_to_staff_on_the_ticket(desk):
+    """A reply refused for good (at RCPT, as a server refuses an unknown user): the staff
+    involved are told why, with the command that sends it again, and nothing about it reaches
+    the customer."""
+    t = open_ticket(desk)
+    refusal = "550 5.1.1 <alice@customer.example>: no such user"
+    desk.sink.refusing["alice@customer.example"] = refusal
+    before = len(desk.sink.to("alice@customer.example"))
+    desk.send(staff_mail(last(desk, "agent@support.example"), "Your site is back."))
+    desk.settle()
+
+    alert = last(desk, "agent@support.example")
+    assert alert.message["Subject"].startswith(f"[VB #{t.id}]")
+    text = " ".join(alert.text().split())
+    assert "Our mail to alice@customer.example (reply, outbox #" in text
+    assert f"they have not received it: alice@customer.example: {refusal}." in text
+    with desk.db.read() as session:
+        failed = session.exec(select(Outbox).where(Outbox.status == "failed")).one()
+    assert f"gateway outbox retry {failed.id}" in text
+    assert "delivery-failed" in events(desk, t.id)
+    assert len(desk.sink.to("alice@customer.example")) == before
+    assert "alice@customer.example" not in alert.rcpt_tos
+
+
+def test_mail_to_staff_given_up_is_not_followed_by_more_mail_to_staff(desk):
+    """Telling staff by mail that mail to staff failed could fail alike, round after round:
+    the failure stays an event and `gateway status`'s figure."""
+    desk.sink.refusing["agent@support.example"] = "550 5.1.1 mailbox disabled"
+    t = open_ticket(desk)
+    desk.settle()
+    with desk.db.read() as session:
+        kinds = [(o.kind, o.status) for o in session.exec(select(Outbox).order_by(Outbox.id))]
+    # The agent's notice failed, a colleague's was sent; no more mail followed.
+    assert sorted(kinds) == [("confirmation", "sent"), ("staff-new-ticket", "failed"),
+                             ("staff-new-ticket", "sent")]  # fmt: skip
+    assert "delivery-failed" in events(desk, t.id)

@@ -51,12 +51,14 @@ class SmtpSender:
                 refused = self._sendmail(mail_from, rcpt_to, raw)
             except smtplib.SMTPRecipientsRefused as error:
                 codes = [code for code, _ in error.recipients.values()]
-                message = "; ".join(f"{r}: {c} {m!r}" for r, (c, m) in error.recipients.items())
+                message = "; ".join(
+                    f"{r}: {c} {_reply_text(m)}" for r, (c, m) in error.recipients.items()
+                )
                 if all(code >= 500 for code in codes):
                     raise PermanentFailure(message) from error
                 raise TemporaryFailure(message) from error
             except smtplib.SMTPResponseException as error:
-                text = f"{error.smtp_code} {error.smtp_error!r}"
+                text = f"{error.smtp_code} {_reply_text(error.smtp_error)}"
                 if error.smtp_code >= 500:
                     raise PermanentFailure(text) from error
                 raise TemporaryFailure(text) from error
@@ -199,3 +201,10 @@ class MaildirSender:
             os.fsync(handle.fileno())
         os.rename(tmp, self.path / "new" / name)
         self._renamed = True
+
+
+def _reply_text(reply: bytes | str) -> str:
+    """A server's reply as one line of text (it is shown to staff and kept with the row):
+    decoded, its line breaks and control characters made spaces, at most 500 characters."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:500]
