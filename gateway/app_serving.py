@@ -133,6 +133,8 @@ class Serving:
             self.config.company.domain or socket.getfqdn(),
             reuse_port=shared,
             tls_context=config_checks.listener_tls(self.config),
+            command_timeout=self.config.smtp.command_timeout_seconds,
+            data_timeout=self.config.smtp.data_timeout_seconds,
         )
         self.controller.start()
         if self.role == "smtp":

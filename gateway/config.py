@@ -51,6 +51,8 @@ class SmtpConfig:
     max_connections_per_ip: int = 50  # from one client address, per listener process; 0: none
     tls_cert_file: str = ""  # PEM certificate chain: STARTTLS is offered with it and its key
     tls_key_file: str = ""
+    command_timeout_seconds: int = 60  # from one command to the next, else 421 and closed
+    data_timeout_seconds: int = 300  # from DATA to the end of the message
 
 
 @dataclass(frozen=True)

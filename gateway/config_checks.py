@@ -29,6 +29,9 @@ def validate(config, fail: Fail) -> None:
     _check_listener_tls(config, fail)
     if config.smtp.max_message_size < 1024:
         fail("smtp", "max_message_size", "must be at least 1024 bytes")
+    for key in ("command_timeout_seconds", "data_timeout_seconds"):
+        if getattr(config.smtp, key) < 1:
+            fail("smtp", key, "must be at least 1 second")
     if not config.database.url.startswith(("sqlite:", "postgresql")):
         fail("database", "url", "must be a sqlite:/// or postgresql+psycopg:// URL")
     if not _known_timezone(config.company.timezone):

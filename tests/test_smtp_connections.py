@@ -171,3 +171,40 @@ def test_lines_too_long_for_smtp_are_refused_and_the_session_goes_on(capped):
         [ok] = talk(sock, f"MAIL FROM:<{ALICE}>".encode())
         assert ok.startswith(b"250")  # the same connection serves on
     assert stored(capped.db) == []
+
+
+@pytest.fixture
+def hurried(start_gateway):
+    """Deadlines short enough to meet in a test: half a second a command, two for a message."""
+    gw = start_gateway(smtp={"command_timeout_seconds": 0.5, "data_timeout_seconds": 2})
+    add_contact(gw.db, ALICE)
+    return gw
+
+
+def test_a_client_dripping_a_command_is_cut_off_at_the_command_deadline(hurried):
+    """Research case 5: aiosmtpd's deadline runs from one whole command to the next, so bytes
+    dripped one at a time do not keep a connection open."""
+    with connect(hurried.gw.smtp_port) as dripping:
+        replies(dripping)
+        assert talk(dripping, b"EHLO slow.example")[0].startswith(b"250")
+        dripping.sendall(b"MAIL FR")
+        dripping.sendall(b"O")  # and nothing more
+        assert replies(dripping, 2) == [b"421 4.4.2 Timeout: closing the connection"]
+    assert stored(hurried.db) == []
+
+
+def test_a_message_has_longer_than_a_command_then_is_cut_off(hurried):
+    with connect(hurried.gw.smtp_port) as slow:
+        replies(slow)
+        talk(slow, b"EHLO slow.example", f"MAIL FROM:<{ALICE}>".encode(),
+             f"RCPT TO:<{SUPPORT}>".encode())  # fmt: skip
+        slow.sendall(b"DATA\r\n")
+        assert replies(slow)[0].startswith(b"354")
+        began = time.monotonic()
+        slow.sendall(message("Half", b"The first half of my request"))
+        assert replies(slow, 2) == [b"421 4.4.2 Timeout: closing the connection"]
+        assert time.monotonic() - began >= 1.5  # the message's deadline, not the command's
+    assert stored(hurried.db) == []
+    with smtplib.SMTP("127.0.0.1", hurried.gw.smtp_port, timeout=10) as quick:
+        quick.sendmail(ALICE, [SUPPORT], message("Whole", b"Sent in time\r\n"))
+    assert [row.message_id for row in stored(hurried.db)] == ["<m-Whole@customer.example>"]

@@ -46,11 +46,28 @@ _TOO_BIG = (
 
 
 class Listener(SMTP):
-    """aiosmtpd's SMTP with a cap on open connections, plain-words size refusals and a quick
-    reading of plain paths."""
+    """aiosmtpd's SMTP with a cap on open connections, plain-words size refusals, a quick
+    reading of plain paths, and a longer deadline for a message than for a command."""
 
     _admitted: str | None = None  # the address counted by the gate while this one is open
     _refused = False
+    data_timeout: float = 300  # seconds from DATA to the end of the message
+
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd gives each command, from the one before, `timeout` seconds (a client
+        dripping a command, or idle, is cut off); a whole message gets `data_timeout`."""
+        self._reset_timeout(self.data_timeout)
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            if self.transport is not None:  # the next command has the command's deadline
+                self._reset_timeout()
+
+    def _timeout_cb(self) -> None:
+        """Say why before closing (RFC 5321 4.2.2: 421, the service closing the channel)."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"421 4.4.2 Timeout: closing the connection\r\n")
+        super()._timeout_cb()
 
     def connection_made(self, transport) -> None:
         gate = getattr(self.event_handler, "gate", None)
@@ -205,12 +222,15 @@ class ListenerController(Controller):
     """aiosmtpd's controller, bound with SO_REUSEPORT when several processes share the port
     (`smtp.processes`): the kernel then spreads new connections over them."""
 
-    def __init__(self, *args, reuse_port: bool = False, **kwargs):
+    def __init__(self, *args, reuse_port: bool = False, data_timeout: float = 300, **kwargs):
         super().__init__(*args, **kwargs)
         self.reuse_port = reuse_port
+        self.data_timeout = data_timeout
 
     def factory(self):
-        return Listener(self.handler, **self.SMTP_kwargs)
+        listener = Listener(self.handler, **self.SMTP_kwargs)
+        listener.data_timeout = self.data_timeout
+        return listener
 
     def _create_server(self):
         # aiosmtpd 1.4 passes no socket options of its own to create_server.
@@ -255,6 +275,8 @@ def make_controller(
     hostname: str,
     reuse_port: bool = False,
     tls_context: ssl.SSLContext | None = None,
+    command_timeout: float = 60,
+    data_timeout: float = 300,
 ):
     # aiosmtpd logs every command line (addresses included) at INFO: personal data in the log,
     # and formatting it costs the listener about a tenth of its time under load.
@@ -268,6 +290,8 @@ def make_controller(
         enable_SMTPUTF8=True,
         decode_data=False,
         ready_timeout=10,
+        timeout=command_timeout,  # aiosmtpd's: from one command to the next
+        data_timeout=data_timeout,
         reuse_port=reuse_port,
         tls_context=tls_context,  # STARTTLS offered when set; plaintext sent ahead is dropped
     )
