@@ -124,6 +124,7 @@ class Serving:
             smtp_gate.ConnectionGate(
                 self.config.smtp.max_connections, self.config.smtp.max_connections_per_ip
             ),
+            max_header_bytes=self.config.smtp.max_header_bytes,
         )
         self.controller = smtp_in.make_controller(
             handler,

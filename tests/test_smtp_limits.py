@@ -138,6 +138,31 @@ def test_more_than_fifty_received_headers_is_refused_as_a_loop(gateway):
     assert stored(gateway.db) == 1
 
 
+def with_header_of(size: int) -> bytes:
+    """A mail whose header block is `size` bytes (up to the blank line), then a 300 KiB body."""
+    head = f"From: {ALICE}\r\nTo: {SUPPORT}\r\n".encode()
+    field = b"X-Padding: " + b"p" * 60 + b"\r\n"
+    head += field * ((size - len(head)) // len(field))
+    head += b"X-Last: " + b"q" * (size - len(head) - 8) + b"\r\n"
+    return head + b"\r\n" + b"a line of the body\r\n" * (300 * 1024 // 20)
+
+
+def test_a_header_over_the_limit_is_refused_in_plain_words(gateway):
+    """Parsers slow down with a header's size (bpo-31449, gh-136063): the header block is
+    capped at `smtp.max_header_bytes` (256 KiB); the body is not."""
+    with gateway.smtp() as client:
+        client.ehlo()
+        client.mail(ALICE)
+        client.rcpt(SUPPORT)
+        code, text = client.data(with_header_of(262_145))
+        assert code == 552 and b"header is over 262144 bytes" in text
+        client.rset()
+        client.mail(ALICE)
+        client.rcpt(SUPPORT)
+        assert client.data(with_header_of(262_144))[0] == 250
+    assert stored(gateway.db) == 1
+
+
 def command(client, line: bytes) -> tuple[int, bytes]:
     """Send one command as raw bytes (smtplib would refuse or re-encode these)."""
     client.send(line + b"\r\n")

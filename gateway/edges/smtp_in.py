@@ -39,6 +39,9 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_PATH = re.compile(
     rf"[ \t]*<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>[ \t]*([^(]*)"
 )
+_HEADER_TOO_BIG = (
+    "552 5.3.4 The message's header is over {limit} bytes; this address cannot accept it"
+)
 _TOO_BIG = (
     "552 5.3.4 Message too big: this address accepts messages up to {limit} bytes. "
     "Please send large files as a link."
@@ -154,6 +157,16 @@ class _Replies:
                 waiter.set_exception(error)
 
 
+def _header_end(raw: bytes, limit: int) -> int | None:
+    """Where the header block ends (at a blank line, CRLF or bare LF), looked for within
+    `limit` bytes only; None when it goes on past them."""
+    ends = [at for at in (raw.find(b"\r\n\r\n", 0, limit + 4), raw.find(b"\n\n", 0, limit + 2))
+            if at >= 0]  # fmt: skip
+    if ends:
+        return min(ends)
+    return len(raw) if len(raw) <= limit else None
+
+
 class InboundHandler:
     def __init__(
         self,
@@ -162,11 +175,13 @@ class InboundHandler:
         max_recipients: int,
         max_received_headers: int,
         gate: ConnectionGate | None = None,
+        max_header_bytes: int = 262_144,
     ):
         self.submit = submit
         self.accepted_domains = {d.lower() for d in accepted_domains}
         self.max_recipients = max_recipients
         self.max_received_headers = max_received_headers
+        self.max_header_bytes = max_header_bytes
         self.gate = gate
         self._replies: _Replies | None = None
 
@@ -190,7 +205,10 @@ class InboundHandler:
 
     async def handle_DATA(self, server, session, envelope):
         raw = envelope.original_content or envelope.content or b""
-        head = raw.split(b"\r\n\r\n", 1)[0]
+        end = _header_end(raw, self.max_header_bytes)
+        if end is None:  # parsers slow down with the header's size (bpo-31449, gh-136063)
+            return _HEADER_TOO_BIG.format(limit=self.max_header_bytes)
+        head = raw[:end]
         hops = len(_RECEIVED.findall(head))
         if hops > self.max_received_headers:
             return f"554 5.4.6 Mail loop detected: {hops} Received headers"
