@@ -12,15 +12,14 @@ import os
 import sys
 from pathlib import Path
 
-from gateway import cli_held, cli_mail, cli_privacy, cli_timed, cli_trust
+from gateway import cli_directory, cli_held, cli_mail, cli_privacy, cli_timed, cli_trust
 from gateway import config as config_module
-from gateway.app import Gateway, utc_now
+from gateway.app import Gateway
 from gateway.app_serving import ROLES, SPLIT
 from gateway.cli_output import emit
-from gateway.contacts_import import read_contacts
 from gateway.edges import children
 from gateway.store import db as store_db
-from gateway.store import directory, repo
+from gateway.store import repo
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,26 +84,6 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     command("schema", _schema, "print the SQL schema generated from the models")
 
-    group = sub.add_parser("departments", help="departments").add_subparsers()
-    command("add", _department_add, "add a department", group).add_argument("name")
-    command("list", _department_list, "list departments", group).add_argument(
-        "--json", action="store_true"
-    )
-
-    group = sub.add_parser("staff", help="staff members").add_subparsers()
-    p = command("add", _staff_add, "add a staff member", group)
-    p.add_argument("email")
-    p.add_argument("--name", required=True)
-    p.add_argument("--department")
-    p.add_argument("--manager", action="store_true")
-    command("list", _staff_list, "list staff", group).add_argument("--json", action="store_true")
-
-    group = sub.add_parser("contacts", help="customer contacts").add_subparsers()
-    command("import", _contacts_import, "import contacts from CSV", group).add_argument("file")
-    command("list", _contacts_list, "list contacts", group).add_argument(
-        "--json", action="store_true"
-    )
-
     group = sub.add_parser("tickets", help="tickets").add_subparsers()
     p = command("list", _tickets_list, "list tickets", group)
     p.add_argument("--status")
@@ -114,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("number", type=int)
     p.add_argument("--json", action="store_true")
 
+    cli_directory.add_commands(sub, command)
     cli_mail.add_commands(sub, command)
     cli_held.add_commands(sub, command)
     cli_timed.add_commands(sub, command)
@@ -161,102 +141,6 @@ def _child_command(args, role: str) -> list[str]:
 
 def _schema(gw, args) -> int:
     sys.stdout.write(store_db.schema_sql())
-    return 0
-
-
-def _department_add(gw: Gateway, args) -> int:
-    with gw.db.write() as session:
-        if directory.department_by_name(session, args.name):
-            print(f"department {args.name!r} already exists", file=sys.stderr)
-            return 1
-        directory.add_department(session, args.name, utc_now())
-    print(f"department {args.name} added")
-    return 0
-
-
-def _department_list(gw: Gateway, args) -> int:
-    with gw.db.read() as session:
-        rows = [{"id": d.id, "name": d.name} for d in directory.list_departments(session)]
-    emit(args, rows, ["id", "name"])
-    return 0
-
-
-def _staff_add(gw: Gateway, args) -> int:
-    with gw.db.write() as session:
-        department_id = None
-        if args.department:
-            department = directory.department_by_name(session, args.department)
-            if department is None:
-                print(f"no department named {args.department!r}", file=sys.stderr)
-                return 1
-            department_id = department.id
-        if repo.find_staff(session, args.email):
-            print(f"staff {args.email} already exists", file=sys.stderr)
-            return 1
-        directory.add_staff(
-            session,
-            email=args.email,
-            name=args.name,
-            department_id=department_id,
-            role="manager" if args.manager else "agent",
-            now=utc_now(),
-        )
-    print(f"staff {args.email} added")
-    return 0
-
-
-def _staff_list(gw: Gateway, args) -> int:
-    with gw.db.read() as session:
-        rows = [
-            {"email": s.email, "name": s.name, "role": s.role, "department_id": s.department_id}
-            for s in directory.list_staff(session)
-        ]
-    emit(args, rows, ["email", "name", "role", "department_id"])
-    return 0
-
-
-def _contacts_import(gw: Gateway, args) -> int:
-    try:
-        text = Path(args.file).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        print(f"cannot read {args.file}: {error}", file=sys.stderr)
-        return 1
-    rows, errors = read_contacts(text)
-    if errors:
-        for error in errors:
-            print(f"{args.file}: {error}", file=sys.stderr)
-        print("nothing imported", file=sys.stderr)
-        return 1
-    now, created = utc_now(), 0
-    with gw.db.write() as session:
-        for row in rows:
-            parent = None
-            if row.reseller:
-                parent = directory.get_or_create_account(session, row.reseller, now).id
-            account = directory.get_or_create_account(session, row.account, now, parent)
-            _, new = directory.upsert_contact(
-                session,
-                email=row.email,
-                name=row.name,
-                account_id=account.id,
-                role=row.role,
-                language=row.language,
-                now=now,
-            )
-            created += new
-    print(f"imported {len(rows)} contacts ({created} new, {len(rows) - created} updated)")
-    return 0
-
-
-def _contacts_list(gw: Gateway, args) -> int:
-    with gw.db.read() as session:
-        rows = [
-            {"email": c.email, "name": c.name, "account": account, "role": c.role,
-             "language": c.language}
-            for c, account in directory.list_contacts(session)
-        ]  # fmt: skip
-    cli_privacy.audit(gw, "contacts list", rows=len(rows))
-    emit(args, rows, ["email", "name", "account", "role", "language"])
     return 0
 
 

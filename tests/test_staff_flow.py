@@ -7,6 +7,7 @@ reply out to the customer.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -14,7 +15,7 @@ from conftest import add_contact, mail
 from sqlmodel import select
 
 from gateway.store import directory, repo
-from gateway.store.tables import Event, Message, Outbox, Ticket
+from gateway.store.tables import Event, Message, Outbox, Quarantine, Ticket
 
 AUTHSERV = "mx.support.example"
 PASS = f"{AUTHSERV}; dkim=pass header.d=support.example; dmarc=pass header.from=support.example"
@@ -435,3 +436,39 @@ def test_mail_to_staff_given_up_is_not_followed_by_more_mail_to_staff(desk):
     assert sorted(kinds) == [("confirmation", "sent"), ("staff-new-ticket", "failed"),
                              ("staff-new-ticket", "sent")]  # fmt: skip
     assert "delivery-failed" in events(desk, t.id)
+
+
+def test_a_member_who_left_runs_nothing_and_their_tickets_go_back_to_the_department(desk, tmp_path):
+    from test_db_outage import run_cli
+
+    t = open_ticket(desk)
+    notification = last(desk, "agent@support.example")
+    desk.send(staff_mail(notification, "/assign me\n\nOn it."))
+    desk.settle()
+    assert ticket(desk, t.id).assignee_id is not None
+
+    out = run_cli(desk, tmp_path, "staff", "deactivate", "Agent@Support.example")
+    assert out.strip() == f"staff agent@support.example deactivated; tickets unassigned: [{t.id}]"
+    assert ticket(desk, t.id).assignee_id is None
+    assert "unassigned" in events(desk, t.id)
+    listed = {s["email"]: s["active"] for s in json.loads(run_cli(desk, tmp_path, "staff",
+                                                                    "list", "--json"))}  # fmt: skip
+    assert listed["agent@support.example"] is False and listed["second@support.example"] is True
+
+    desk.send(staff_mail(notification, "/status closed\n\nClosing."))  # their old mail client
+    desk.settle()
+    assert ticket(desk, t.id).status == "open"  # nothing ran
+    with desk.db.read() as session:
+        held = session.exec(select(Quarantine).order_by(Quarantine.id.desc())).first()
+    assert held.sender == "agent@support.example" and held.reason == "unknown-sender"
+
+    before = len(desk.sink.to("agent@support.example"))
+    desk.send(mail(subject=f"Re: [VB #{t.id}] Site down", body="Any news?"))
+    desk.settle()
+    assert "Any news?" in last(desk, "second@support.example").text()  # the department hears
+    assert len(desk.sink.to("agent@support.example")) == before  # the one who left does not
+
+    run_cli(desk, tmp_path, "staff", "activate", "agent@support.example")
+    desk.send(staff_mail(notification, "/assign me\n\nBack."))
+    desk.settle()
+    assert ticket(desk, t.id).assignee_id is not None

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from gateway.store import sealing, staffing
-from gateway.store.tables import Account, Contact, Department, Staff
+from gateway.store.tables import Account, Contact, Department, Staff, Ticket
 
 
 def get_or_create_account(
@@ -75,6 +75,27 @@ def add_staff(
     session.flush()
     session.info.pop(staffing.ACTIVE_STAFF, None)  # read again with the new member
     return row
+
+
+def set_staff_active(session: Session, email: str, active: bool) -> tuple[Staff | None, list[int]]:
+    """A staff member on or off duty for good (left the company, back again); off, their tickets
+    not closed lose their assignee, so the department hears of them again. Returns the member
+    (None if unknown) and the numbers of those tickets."""
+    member = session.exec(select(Staff).where(Staff.email == email.lower())).first()
+    if member is None:
+        return None, []
+    member.active = active
+    session.add(member)
+    released: list[int] = []
+    if not active:
+        query = select(Ticket).where(Ticket.assignee_id == member.id, Ticket.status != "closed")
+        for ticket in session.exec(query):
+            ticket.assignee_id = None
+            session.add(ticket)
+            released.append(ticket.id)
+    session.flush()
+    session.info.pop(staffing.ACTIVE_STAFF, None)  # read again without (or with) them
+    return member, released
 
 
 def list_departments(session: Session) -> list[Department]:
