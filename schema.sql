@@ -232,6 +232,7 @@ CREATE TABLE message (
 	auth_verdict VARCHAR(200) NOT NULL, 
 	flags VARCHAR(500) NOT NULL, 
 	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	text_digest VARCHAR(64) NOT NULL, 
 	PRIMARY KEY (id), 
 	FOREIGN KEY(ticket_id) REFERENCES ticket (id), 
 	FOREIGN KEY(inbound_id) REFERENCES inbound (id), 
@@ -239,6 +240,8 @@ CREATE TABLE message (
 	FOREIGN KEY(author_staff_id) REFERENCES staff (id), 
 	UNIQUE (message_id)
 );
+
+CREATE INDEX ix_message_author_repeat ON message (author_contact_id, text_digest);
 
 CREATE INDEX ix_message_created_at ON message (created_at);
 

@@ -17,7 +17,7 @@ from gateway.core.quotes import message_text
 from gateway.notices import Notices
 from gateway.staff_commands import involved_staff
 from gateway.staff_notices import StaffNotices
-from gateway.store import repo, spool, staffing
+from gateway.store import repeats, repo, spool, staffing
 
 log = logging.getLogger(__name__)
 # The hourly cap on notices to strangers is noted once in this long.
@@ -54,6 +54,7 @@ class CustomerDesk:
             auth_verdict=str(verdict)[:200],
             flags=",".join(flags)[:500],
             created_at=now,
+            text_digest=repeats.text_digest(session, mail.text) if author_id else "",
         )
         for item in mail.attachments:
             repo.add_attachment(session, message.id, item.filename, item.content_type, item.data,

@@ -6,6 +6,7 @@ mail over the limits). Each desk applies what it decides inside the caller's tra
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -30,10 +31,12 @@ from gateway.core.model import (
 from gateway.core.quotes import new_text
 from gateway.customer_desk import CustomerDesk
 from gateway.staff_desk import StaffDesk
-from gateway.store import accounts, repo, staffing
+from gateway.store import accounts, repeats, repo, staffing
 from gateway.store.tables import Inbound
 
 HOUR = timedelta(hours=1)
+# A contact's mail repeating word for word what they wrote this long ago joins that ticket.
+REPEAT_WINDOW = timedelta(hours=24)
 
 if TYPE_CHECKING:
     from gateway.process import Settings
@@ -89,6 +92,12 @@ class Dispatcher:
             ),
             by_tag=self._surviving(session, repo.ticket_by_id(session, keys.tag_number), seen),
         )
+        if sender.contact is not None and threads.match(sender, candidates) is None:
+            repeated = repeats.ticket_repeated(session, sender.contact.id,
+                                               repeats.text_digest(session, mail.text),
+                                               now - REPEAT_WINDOW)  # fmt: skip
+            by_repeat = self._surviving(session, repo.ticket_by_id(session, repeated), seen)
+            candidates = replace(candidates, by_repeat=by_repeat)
         flags = list(mail.defects)
         if message_id_reused:
             flags.append("message-id-reused")

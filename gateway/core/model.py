@@ -135,12 +135,13 @@ class Candidates:
     by_token: TicketInfo | None = None
     by_reference: TicketInfo | None = None
     by_tag: TicketInfo | None = None
+    by_repeat: TicketInfo | None = None  # the sender wrote the same words there in a day
 
 
 @dataclass(frozen=True)
 class ThreadMatch:
     ticket: TicketInfo
-    via: str  # token | reference | tag
+    via: str  # token | reference | tag | repeat
 
 
 @dataclass(frozen=True)

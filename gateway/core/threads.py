@@ -1,4 +1,5 @@
-"""Which ticket a message belongs to: reply token, then references, then subject tag.
+"""Which ticket a message belongs to: reply token, then references, then subject tag, then
+the same words the sender wrote within a day (a resent request, a careless auto-responder).
 
 The store looks up each clue; this module decides which clue counts for this sender. Only a
 participant of a ticket can attach to it by references or by tag, so a stranger quoting a
@@ -53,6 +54,17 @@ def keys_for(
     )
 
 
+# Shorter texts ("Thanks!", an empty body under an attachment) say too little to be a repeat.
+REPEAT_MIN_CHARACTERS = 20
+
+
+def repeat_text(text: str) -> str | None:
+    """The words of a mail as compared with the sender's mail of the last day: case and
+    spacing set aside; None when too short to tell a repeat from a coincidence."""
+    words = " ".join(text.split()).casefold()
+    return words if len(words) >= REPEAT_MIN_CHARACTERS else None
+
+
 def is_participant(sender: Sender, ticket: TicketInfo) -> bool:
     """Whoever may reply to the ticket (`permissions`): its requester and contacts in copy,
     and the owners and admins of its account or reseller; staff rules come with staff mail."""
@@ -65,6 +77,7 @@ def match(sender: Sender, candidates: Candidates) -> ThreadMatch | None:
         ("token", candidates.by_token),
         ("reference", candidates.by_reference),
         ("tag", candidates.by_tag),
+        ("repeat", candidates.by_repeat),
     ):
         if ticket is not None and is_participant(sender, ticket):
             return ThreadMatch(ticket=ticket, via=via)

@@ -142,6 +142,10 @@ def _scrub(session: Session, address: str, contact_id: int) -> dict:
     for name, statement in statements.items():
         done[name] = session.execute(statement).rowcount or 0
     session.execute(update(Bouncing).where(Bouncing.address == address).values(address=tombstone))
+    # Keyed digests of what they wrote, kept to spot a repeat: nothing to compare with now.
+    session.execute(
+        update(Message).where(Message.author_contact_id == contact_id).values(text_digest="")
+    )
     like = f"%{address}%"
     spelled_any_way = re.compile(re.escape(address), re.IGNORECASE)
     rows = session.exec(

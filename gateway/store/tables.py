@@ -151,6 +151,8 @@ class Inbound(SQLModel, table=True):
 
 
 class Message(SQLModel, table=True):
+    # "Did this contact write these same words today?" (a resent request, an auto-responder).
+    __table_args__ = (Index("ix_message_author_repeat", "author_contact_id", "text_digest"),)
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
     inbound_id: int | None = Field(default=None, foreign_key="inbound.id", index=True)
@@ -168,6 +170,7 @@ class Message(SQLModel, table=True):
     auth_verdict: str = Field(default="none", max_length=200)
     flags: str = Field(default="", max_length=500)  # comma-separated defects and notes
     created_at: datetime = Field(index=True)  # the last day's mail, read for suggestions
+    text_digest: str = Field(default="", max_length=64)  # customer mail: store/repeats.py
 
 
 class Blob(SQLModel, table=True):
