@@ -154,7 +154,10 @@ class RetryPolicy:
     lifetime: timedelta = timedelta(days=5)
 
     def next_attempt(self, attempts: int, now: datetime, rng: random.Random) -> datetime:
-        delay = min(self.first_retry * (2 ** max(0, attempts - 1)), self.max_retry)
+        # The doubling stops long before a timedelta overflows (about 40 doublings of five
+        # minutes): a mail retried for days must still get its next time, and its end.
+        doublings = min(max(0, attempts - 1), 30)
+        delay = min(self.first_retry * (2**doublings), self.max_retry)
         return now + delay * rng.uniform(0.8, 1.2)
 
 

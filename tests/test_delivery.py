@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import mailbox
+import random
 import re
 import shutil
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
@@ -166,6 +167,17 @@ def test_backoff_grows_from_five_minutes_to_an_hour(build, recording_sink, clock
     sent = message_from_bytes(recording_sink.attempts[0], policy=policy.default)
     assert sent["Message-ID"] == message_id
     assert recording_sink.attempts[0].rstrip(b"\r\n") == row.raw.rstrip(b"\r\n")
+
+
+def test_a_mail_retried_for_days_still_gets_its_next_time():
+    """Five days of hourly retries are 120 attempts: the backoff must not double past what a
+    timedelta holds (it raised OverflowError from the 40th attempt on, so the mail was never
+    given up)."""
+    policy = outbox.RetryPolicy()
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    for attempts in (1, 40, 120, 10_000):
+        delay = policy.next_attempt(attempts, now, random.Random(attempts)) - now
+        assert timedelta(minutes=4) <= delay <= timedelta(minutes=72), (attempts, delay)
 
 
 def test_retries_are_spread_by_jitter(build, sink, clock):
