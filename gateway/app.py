@@ -221,6 +221,7 @@ class Gateway(Serving):
                 first_retry=timedelta(minutes=out.first_retry_minutes),
                 max_retry=timedelta(minutes=out.max_retry_minutes),
                 lifetime=timedelta(hours=out.lifetime_hours),
+                automatic_lifetime=timedelta(hours=out.automatic_lifetime_hours),
             ),
             on_given_up=DeliveryAlerts(staff_notices).given_up,
         )

@@ -69,6 +69,7 @@ class OutboundConfig:
     password_env: str = ""
     timeout_seconds: int = 60
     lifetime_hours: int = 120
+    automatic_lifetime_hours: int = 24  # confirmations, notices, notifications
     first_retry_minutes: int = 5
     max_retry_minutes: int = 60
 

@@ -152,6 +152,12 @@ class RetryPolicy:
     first_retry: timedelta = timedelta(minutes=5)
     max_retry: timedelta = timedelta(minutes=60)
     lifetime: timedelta = timedelta(days=5)
+    # Automatic mail (a confirmation, a notice) a day late says what is no longer true; a
+    # person's reply is still worth its five days (RFC 5321 4.5.4.1 allows notices less).
+    automatic_lifetime: timedelta = timedelta(days=1)
+
+    def lifetime_of(self, automatic: bool) -> timedelta:
+        return min(self.automatic_lifetime, self.lifetime) if automatic else self.lifetime
 
     def next_attempt(self, attempts: int, now: datetime, rng: random.Random) -> datetime:
         # The doubling stops long before a timedelta overflows (about 40 doublings of five
@@ -266,7 +272,7 @@ class Delivery:
         if row is None:
             return
         temporary, permanent = outcome.temporary, outcome.permanent
-        if temporary and now - outcome.lifetime_from < self.retry.lifetime:
+        if temporary and now - outcome.lifetime_from < self.retry.lifetime_of(row.automatic):
             row.last_error = temporary
             row.next_attempt_at = self.retry.next_attempt(row.attempts, now, self.rng)
         else:

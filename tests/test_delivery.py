@@ -78,14 +78,17 @@ def build(tmp_path, db_url, clock):
         gw.db.dispose()
 
 
-def queue(gw: Gateway, *to: str, envelope_from="bounces@support.example") -> str:
+def queue(
+    gw: Gateway, *to: str, envelope_from="bounces@support.example", automatic: bool = True
+) -> str:
+    """A mail in the outbox: automatic (a confirmation), or written by a person."""
     draft = compose.Draft(
         from_name="Example Hosting",
         from_address="support@support.example",
         to=tuple(compose.Recipient(address) for address in to or ("alice@customer.example",)),
         subject="Your request",
         text="We have your request.\n",
-        auto_submitted="auto-replied",
+        auto_submitted="auto-replied" if automatic else "",
     )
     with gw.db.write() as session:
         return outbox.enqueue(
@@ -239,6 +242,28 @@ def test_temporary_failures_give_up_after_the_lifetime(build, recording_sink, cl
     assert event["to"] == ["gone@customer.example"] and event["error"] == row.last_error
     clock.advance(hours=1)
     assert gw.delivery.run_once() == 0
+
+
+def test_automatic_mail_is_given_up_after_a_day_a_persons_reply_after_five(
+    build, recording_sink, clock
+):
+    """A confirmation a day late says what is no longer true; a reply is worth its five days
+    (`outbound.automatic_lifetime_hours`, `outbound.lifetime_hours`)."""
+    gw = build(mode="smtp", host="127.0.0.1", port=recording_sink.port)
+    queue(gw, "slow@customer.example")
+    queue(gw, "slow@customer.example", automatic=False)
+    recording_sink.responses.extend([TEMPORARY] * 500)
+    created, failed_after = clock(), {}
+    while len(failed_after) < 2:
+        assert clock() - created < timedelta(days=6)
+        gw.delivery.run_once()
+        for row in outbox_rows(gw):
+            if row.status == "failed":
+                failed_after.setdefault(row.id, clock() - created)
+        clock.advance(minutes=15)
+    automatic, reply = outbox_rows(gw)
+    assert timedelta(hours=24) <= failed_after[automatic.id] < timedelta(hours=26)
+    assert timedelta(hours=120) <= failed_after[reply.id] < timedelta(hours=122)
 
 
 @pytest.mark.parametrize(
