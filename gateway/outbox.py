@@ -286,5 +286,14 @@ class Delivery:
                 detail={"outbox_id": row.id, "to": json.loads(row.rcpt_to), "error": reason},
             )
             if self.on_given_up is not None:
-                self.on_given_up(session, row, reason, now)
+                self._tell_given_up(session, row, reason, now)
         session.add(row)
+
+    def _tell_given_up(self, session, row, reason: str, now: datetime) -> None:
+        """The alert is a savepoint of its own: failing, it must not take the round's
+        recorded outcomes with it (their mail would be sent again)."""
+        try:
+            with session.begin_nested():
+                self.on_given_up(session, row, reason, now)
+        except Exception:
+            log.exception("outbox row %s: the staff could not be told it was given up", row.id)

@@ -266,6 +266,24 @@ def test_automatic_mail_is_given_up_after_a_day_a_persons_reply_after_five(
     assert timedelta(hours=120) <= failed_after[reply.id] < timedelta(hours=122)
 
 
+def test_an_alert_that_fails_loses_no_outcome_of_the_round(build, recording_sink):
+    """Telling staff a mail was given up is a savepoint of its own: if it fails, the round's
+    outcomes are still recorded, so no mail delivered in it is sent again."""
+    gw = build(mode="smtp", host="127.0.0.1", port=recording_sink.port)
+    queue(gw, "nobody@customer.example")
+    queue(gw, "alice@customer.example")
+    recording_sink.rcpt_responses.append(PERMANENT)
+
+    def broken_alert(session, row, reason, now):
+        session.execute(select(Outbox))  # it had begun its work...
+        raise RuntimeError("no template")  # ...when it failed
+
+    gw.delivery.on_given_up = broken_alert
+    assert gw.delivery.run_once() == 2
+    assert [(r.status, r.attempts) for r in outbox_rows(gw)] == [("failed", 1), ("sent", 1)]
+    assert gw.delivery.run_once() == 0 and len(recording_sink.attempts) == 1
+
+
 @pytest.mark.parametrize(
     ("answer", "status"), [(PERMANENT, "failed"), ("450 4.2.1 mailbox busy", "pending")]
 )
