@@ -10,11 +10,13 @@ elevated. Defects in a display name alone (an encoded word inside quotes) change
 
 from __future__ import annotations
 
+import re
 from email.headerregistry import HeaderRegistry
 
 from gateway.core.model import Address
 
 _REGISTRY = HeaderRegistry()
+_FOLD = re.compile(r"\r?\n(?=[ \t])")  # a long field goes on, indented, on the next line
 
 
 def ambiguous(values: list[str], found: tuple[Address, ...]) -> bool:
@@ -23,7 +25,7 @@ def ambiguous(values: list[str], found: tuple[Address, ...]) -> bool:
     strict: list[str] = []
     for value in values:
         try:
-            header = _REGISTRY("from", value)
+            header = _REGISTRY("from", _FOLD.sub("", value))  # unfolded (RFC 5322 2.2.3)
         except Exception:  # the strict parser failing is itself a doubt
             return True
         strict.extend(address.addr_spec.lower() for address in header.addresses)

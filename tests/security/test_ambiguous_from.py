@@ -25,6 +25,9 @@ PLAIN = [
     ("Dr. A. O'Doe <alice@customer.example>", "alice@customer.example"),
     ("=?utf-8?q?Alic=C3=A9?= <alice@customer.example>", "alice@customer.example"),
     ('"agent@support.example" <alice@customer.example>', "alice@customer.example"),
+    # folded, as a mail client writes a long encoded name
+    ("=?windows-1252?q?J=FCrgen_M=FCller?=\r\n <alice@customer.example>", "alice@customer.example"),
+    ("=?utf-8?q?Alic=C3=A9?=\n\t<alice@customer.example>", "alice@customer.example"),
 ]
 
 
