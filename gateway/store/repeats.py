@@ -8,11 +8,23 @@ import hashlib
 import hmac
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, select
+from sqlmodel import Session
 
 from gateway.core.threads import repeat_text
 from gateway.store import mailflow
 from gateway.store.tables import Message
+
+# Asked of every contact's mail that names no ticket: one Core statement, built once.
+_MESSAGE = Message.__table__.c
+_REPEATED = (
+    select(_MESSAGE.ticket_id)
+    .where(_MESSAGE.author_contact_id == bindparam("contact_id"),
+           _MESSAGE.text_digest == bindparam("digest"),
+           _MESSAGE.created_at >= bindparam("since", type_=_MESSAGE.created_at.type))
+    .order_by(_MESSAGE.id.desc())
+    .limit(1)
+)  # fmt: skip
 
 
 def text_digest(session: Session, text: str) -> str:
@@ -28,11 +40,5 @@ def ticket_repeated(session: Session, contact_id: int, digest: str, since: datet
     """The ticket of this contact's latest message since `since` with this digest."""
     if not digest:
         return None
-    query = (
-        select(Message.ticket_id)
-        .where(Message.author_contact_id == contact_id, Message.text_digest == digest,
-               Message.created_at >= since)
-        .order_by(col(Message.id).desc())
-        .limit(1)
-    )  # fmt: skip
-    return session.exec(query).first()
+    values = {"contact_id": contact_id, "digest": digest, "since": since}
+    return session.execute(_REPEATED, values).scalar()
