@@ -5,10 +5,16 @@ a From names no author: the mail is held with the reason and runs nothing, signe
 
 from __future__ import annotations
 
+from email.headerregistry import HeaderRegistry
+
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from mailauth import private_key, sign
 from trustkit import AGENT, ALICE, held, open_ticket, raw, send, staff_reply, ticket
 
+from gateway.core import author
+from gateway.core.parse import _addresses as parse_addresses
 from gateway.core.parse import parse
 
 AMBIGUOUS = [
@@ -67,3 +73,28 @@ def test_an_ambiguous_staff_from_runs_nothing(verifying, value, signing):
     assert len(gw.sink.to(ALICE)) == before
     entry = held(gw)[-1]
     assert entry.reason == "no-single-sender" and "read differently" in entry.detail
+
+
+_ATOM = st.text("abcxyzABC019!#$%&'*+/=?^_`{|}~-", min_size=1, max_size=6)
+_ADDRESSES = st.builds(
+    lambda local, domain: f"{'.'.join(local)}@{'.'.join(domain)}",
+    st.lists(_ATOM, min_size=1, max_size=3),
+    st.lists(st.text("abz09-", min_size=1, max_size=6), min_size=1, max_size=3),
+)
+_NAMES = st.one_of(
+    st.just(""),
+    st.text("abcXYZ09!#$%&'*+/=?^_`{|}~- \t", max_size=20),
+    st.builds(lambda inner: f'"{inner}"', st.text("ab <>@,;:().[]' =?", max_size=12)),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(name=_NAMES, address=_ADDRESSES, bracketed=st.booleans())
+def test_a_from_read_quickly_as_plain_is_read_alike_by_the_strict_parser(name, address, bracketed):
+    """The fast path must never pass a From the strict parser reads otherwise."""
+    assume("=?" not in address)  # an encoded word in an address is never plain
+    value = f"{name} <{address}>" if bracketed or name else address
+    [found] = parse_addresses([value])
+    assert author._plain(value, found.email), value  # these are all plain: the fast path
+    strict = [a.addr_spec.lower() for a in HeaderRegistry()("from", value).addresses]
+    assert strict == [found.email], value
