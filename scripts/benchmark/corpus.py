@@ -192,12 +192,14 @@ def _encodable(text: str, charset: str) -> str:
 def new_request(person: Person, support: str, rng: random.Random) -> Mail:
     lang = person.language
     paragraphs = rng.sample(PARAGRAPHS[lang], rng.randint(2, 4))
+    number = rng.randint(10000, 99999)
+    # Each request its own words, as people write them: the same words from the same person
+    # within a day are a resend, which joins the first one's ticket.
+    paragraphs.append(f"Référence : {number}." if lang == "fr" else f"Reference: {number}.")
     text = "\n\n".join([("Bonjour," if lang == "fr" else "Hello,"), *paragraphs, person.name])
     charset, encoding = rng.choice(ENCODINGS)
     charset = _encodable(text, charset)
-    subject = rng.choice(SUBJECTS[lang]).format(
-        n=rng.randint(10000, 99999), d=person.account + ".example"
-    )
+    subject = rng.choice(SUBJECTS[lang]).format(n=number, d=person.account + ".example")
     shape = _shape(rng)
     message = _body(text, paragraphs, shape, charset, encoding, rng)
     message_id = _envelope(message, person, support, subject, _encodable(subject, charset), rng)
