@@ -60,6 +60,7 @@ CREATE TABLE contact (
 	account_id INTEGER NOT NULL, 
 	role VARCHAR(10) NOT NULL, 
 	language VARCHAR(8) NOT NULL, 
+	active BOOLEAN NOT NULL, 
 	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	PRIMARY KEY (id), 
 	UNIQUE (email_hmac), 

@@ -36,6 +36,9 @@ def add_commands(sub, command) -> None:
     command("list", _contacts_list, "list contacts", group).add_argument(
         "--json", action="store_true"
     )
+    command("deactivate", _contacts_deactivate, "a contact who left the customer: mail held, "
+            "none sent to them, no approvals", group).add_argument("email")  # fmt: skip
+    command("activate", _contacts_activate, "a contact back again", group).add_argument("email")
 
 
 def _department_add(gw: Gateway, args) -> int:
@@ -155,9 +158,36 @@ def _contacts_list(gw: Gateway, args) -> int:
     with gw.db.read() as session:
         rows = [
             {"email": c.email, "name": c.name, "account": account, "role": c.role,
-             "language": c.language}
+             "language": c.language, "active": c.active}
             for c, account in directory.list_contacts(session)
         ]  # fmt: skip
     cli_privacy.audit(gw, "contacts list", rows=len(rows))
-    emit(args, rows, ["email", "name", "account", "role", "language"])
+    emit(args, rows, ["email", "name", "account", "role", "language", "active"])
+    return 0
+
+
+def _contacts_deactivate(gw: Gateway, args) -> int:
+    """Their mail is then held as a stranger's (reason `contact-deactivated`), no mail of the
+    customer's tickets is sent to them (each withheld mail leaves an event), and they may no
+    longer approve a permission request, by mail or by link. Their history stays (erasure is
+    `gateway privacy erase`)."""
+    return _contacts_set_active(gw, args.email, False)
+
+
+def _contacts_activate(gw: Gateway, args) -> int:
+    return _contacts_set_active(gw, args.email, True)
+
+
+def _contacts_set_active(gw: Gateway, email: str, active: bool) -> int:
+    now, actor = gw.clock(), cli_privacy.os_actor()
+    with gw.db.write() as session:
+        contact, opened = directory.set_contact_active(session, email, active)
+        if contact is None:
+            print(f"no contact {email}", file=sys.stderr)
+            return 1
+        repo.add_event(session, now, "contact-activated" if active else "contact-deactivated",
+                       actor=actor, detail={"contact_id": contact.id})  # fmt: skip
+    print(f"contact {email.lower()} {'active' if active else 'deactivated'}")
+    if opened and not active:
+        print(f"tickets they opened, not closed (their replies reach no one): {opened}")
     return 0

@@ -148,9 +148,9 @@ class Dispatcher:
         if staff is not None:
             return Sender(SenderKind.STAFF, author.email, staff=staff)
         contact = repo.find_contact(session, author.email)
-        if contact is not None:
+        if contact is not None and contact.active:
             return Sender(SenderKind.CONTACT, author.email, contact=contact)
-        return Sender(SenderKind.STRANGER, author.email)
+        return Sender(SenderKind.STRANGER, author.email, contact=contact)  # deactivated, or None
 
     def _history(self, session, sender: Sender, return_path: str, now) -> AutoMailHistory:
         if not sender.email:

@@ -256,8 +256,10 @@ def _pending_key(action, ticket_id: int, since: datetime) -> str:
 
 
 def _reachable(contact):
-    """The contact, unless erased (no address left to write to)."""
-    return None if contact is None or getattr(contact, "erased_at", None) else contact
+    """The contact, unless erased (no address left to write to) or deactivated."""
+    if contact is None or getattr(contact, "erased_at", None) or not contact.active:
+        return None
+    return contact
 
 
 def _stamp(moment: datetime) -> str:

@@ -108,6 +108,24 @@ class Renderer:
         return found
 
 
+# Mail that carries nothing of a ticket, which a former contact may still get: the fixed notice
+# to unknown senders, and what they asked of their own data (export, erasure).
+TO_ANYONE = ("stranger-notice", "privacy-")
+
+
+def deactivated(session, recipients) -> list[str]:
+    """The recipients who are deactivated contacts: a person who left a customer gets none of
+    its tickets' mail, whatever queues it (replies, copies, timed mail, decisions)."""
+    gone = []
+    for recipient in recipients:
+        if repo.find_staff(session, recipient.email) is not None:
+            continue
+        contact = repo.find_contact(session, recipient.email)
+        if contact is not None and not contact.active:
+            gone.append(recipient.email)
+    return gone
+
+
 def enqueue(
     session,
     draft: compose.Draft,
@@ -121,9 +139,16 @@ def enqueue(
 ) -> str:
     """Render `draft` to bytes and queue it; returns its Message-ID ("" when suppressed).
 
-    Automatic mail to an address whose mail bounced for good is not queued (an event says
-    so). Delivery sends it from a VERP address naming its row, so a bounce finds it.
+    Automatic mail to an address whose mail bounced for good is not queued, nor any mail to
+    a deactivated contact (an event says so). Delivery sends it from a VERP address naming its
+    row, so a bounce finds it.
     """
+    if not kind.startswith(TO_ANYONE) and (gone := deactivated(session, draft.to)):
+        repo.add_event(session, now, "mail-withheld", ticket_id=ticket_id,
+                       detail={"kind": kind, "deactivated": gone})  # fmt: skip
+        draft = replace(draft, to=tuple(r for r in draft.to if r.email not in gone))
+        if not draft.to:
+            return ""
     recipients = [r.email for r in draft.to]
     if draft.auto_submitted and (stopped := mailflow.bouncing(session, recipients)):
         repo.add_event(session, now, "auto-mail-suppressed", ticket_id=ticket_id,

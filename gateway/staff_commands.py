@@ -34,6 +34,7 @@ class Outcome:
     reopened: bool = False
     customer_told: bool = False
     withheld: bool = False  # a reply kept internal because it quoted an internal note
+    unreached: list[str] = field(default_factory=list)  # deactivated contacts not sent a reply
 
 
 def involved_staff(session, ticket: Ticket, exclude: int | None = None) -> list[Staff]:
@@ -114,7 +115,10 @@ def _plan_one(session, ticket: Ticket, author: Staff, command: Command):
         if command.option == "add":
             info = accounts.ticket_access(session, ticket)
             contact_info = repo.contact_info(contact) if contact is not None else None
-            if not permissions.may(permissions.Action.BE_CC, contact_info, info, verified=True):
+            why = permissions.check(permissions.Action.BE_CC, contact_info, info, verified=True)
+            if why is not None and why.code == "deactivated":
+                return None, f"{argument} is a deactivated contact"
+            if why is not None:
                 return None, (f"{argument} is not a contact of this ticket's customer account "
                               "or of its reseller")  # fmt: skip
             return Step(command, contact_id=contact.id), None

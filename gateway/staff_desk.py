@@ -91,7 +91,8 @@ class StaffDesk:
         if posting:
             self._post(session, row, mail, ticket, staff, body, internal, verdict, outcome, now)
         session.add(ticket)
-        if parsed.commands or outcome.reopened or outcome.withheld or not posting:
+        told = outcome.reopened or outcome.withheld or outcome.unreached  # worth saying
+        if parsed.commands or told or not posting:
             self._receipt(session, ticket, staff, mail, internal, outcome, now)
         return len(outcome.sent) + 1
 
@@ -150,10 +151,15 @@ class StaffDesk:
             )  # fmt: skip
             repo.add_event(session, now, "note-added", ticket_id=ticket.id, actor=staff.email)
             return
-        outcome.sent += self.notices.relay_reply(
+        relayed = self.notices.relay_reply(
             session, ticket, staff, body, html, attachments, now, reply_id=message.id
         )
-        outcome.recorded.append("public reply relayed to the customer")
+        outcome.sent += relayed
+        outcome.unreached = _deactivated_readers(session, ticket)
+        if relayed or not outcome.unreached:
+            outcome.recorded.append("public reply relayed to the customer")
+        else:
+            outcome.recorded.append("public reply recorded, but sent to no one (see below)")
         outcome.customer_told = True
         if ticket.first_response_at is None:
             ticket.first_response_at = now
@@ -167,6 +173,7 @@ class StaffDesk:
         if not outcome.customer_told:
             requester = repo.contact_by_id(session, ticket.requester_id)
             not_notified.append(f"the customer ({requester.email if requester else 'erased'})")
+        not_notified += [f"{address}: a deactivated contact" for address in outcome.unreached]
         context = {
             "subject": ticket.subject,
             "ok": True,
@@ -273,3 +280,10 @@ def _page(body: str) -> str:
 
 
 __all__ = ["StaffDesk", "StaffSettings", "Sent"]
+
+
+def _deactivated_readers(session, ticket) -> list[str]:
+    """The ticket's requester and copies who left the customer: a public reply is withheld
+    from them (`outbox.deactivated`), and the staff member is told who did not get it."""
+    readers = [repo.contact_by_id(session, ticket.requester_id), *staffing.ccs(session, ticket.id)]
+    return sorted({c.email for c in readers if c is not None and not c.active and not c.erased_at})

@@ -222,7 +222,8 @@ class StaffNotices:
             attachments=attachments,
         )
         message_id = self._queue(session, draft, "reply", ticket.id, now)
-        return [Sent("reply", c.email, message_id) for c in recipients]
+        # a deactivated contact's copy is withheld when queued (see outbox.deactivated)
+        return [Sent("reply", c.email, message_id) for c in recipients if c.active]
 
     def receipt(self, session, ticket, staff: Staff, context: dict, now: datetime) -> Sent:
         base = {"tag": self._tag(ticket) if ticket else "", "subject": context.pop("subject", "")}

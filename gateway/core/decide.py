@@ -61,12 +61,14 @@ def decide(inp: DecisionInput) -> Decision:
         return Hold(reason="no-single-sender", detail=detail)
     notify = auto_reason is None and _stranger_notice_due(inp)
     capped = notify and _stranger_notices_capped(inp)
-    detail = "sender is not a registered contact"
+    reason, detail = "unknown-sender", "sender is not a registered contact"
+    if sender.contact is not None and not sender.contact.active:
+        reason, detail = "contact-deactivated", "sender's contact was deactivated"
     if auto_reason is not None:
         detail += f"; automatic mail ({auto_reason}), not answered"
     if capped:
         detail += "; not answered: the hourly cap on notices to unknown senders was reached"
-    return Hold(reason="unknown-sender", detail=detail, notify_stranger=notify and not capped,
+    return Hold(reason=reason, detail=detail, notify_stranger=notify and not capped,
                 notices_capped=capped)  # fmt: skip
 
 

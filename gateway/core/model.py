@@ -87,6 +87,7 @@ class ContactInfo:
     account_id: int
     role: str
     language: str
+    active: bool = True
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class StaffInfo:
 class Sender:
     kind: SenderKind
     email: str
-    contact: ContactInfo | None = None
+    contact: ContactInfo | None = None  # a stranger's too, when a deactivated contact
     staff: StaffInfo | None = None
 
 

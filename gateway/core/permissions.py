@@ -71,6 +71,10 @@ def check(
     """None when allowed, else why (told to the sender, in their language, and to staff)."""
     if contact is None:
         return Refusal("not-a-contact", "you are not a registered contact of this customer")
+    if not contact.active:
+        return Refusal(
+            "deactivated", "your address is no longer an active contact of this customer"
+        )
     rule = TABLE[action]
     if rule.verified and not verified:
         return Refusal(

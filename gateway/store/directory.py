@@ -98,6 +98,22 @@ def set_staff_active(session: Session, email: str, active: bool) -> tuple[Staff 
     return member, released
 
 
+def set_contact_active(
+    session: Session, email: str, active: bool
+) -> tuple[Contact | None, list[int]]:
+    """A contact who left their company (or came back). Returns the contact (None if unknown)
+    and the tickets not closed that they opened, which no longer reach anyone at the customer
+    while they are off: staff may copy a colleague of theirs."""
+    contact = contact_by_email(session, email)
+    if contact is None:
+        return None, []
+    contact.active = active
+    session.add(contact)
+    session.flush()
+    query = select(Ticket.id).where(Ticket.requester_id == contact.id, Ticket.status != "closed")
+    return contact, sorted(session.exec(query))
+
+
 def list_departments(session: Session) -> list[Department]:
     return list(session.exec(select(Department).order_by(col(Department.name))))
 

@@ -54,7 +54,9 @@ _MESSAGE, _OUTBOX = Message.__table__.c, Outbox.__table__.c
 
 
 def contact_info(row: Contact) -> ContactInfo:
-    return ContactInfo(row.id, row.email, row.name, row.account_id, row.role, row.language)
+    return ContactInfo(
+        row.id, row.email, row.name, row.account_id, row.role, row.language, row.active
+    )
 
 
 _CONTACTS = remembered(
@@ -64,8 +66,9 @@ _C = Contact.__table__.c
 # A plain statement, not an ORM query: loading the row as an object cost more than reading
 # and opening its two sealed columns here.
 _CONTACT_BY_INDEX = select(
-    _C.id, _C.email, _C.name, _C.account_id, _C.role, _C.language, _C.key_id, _C.row_key
-).where(_C.email_hmac == bindparam("key"))
+    _C.id, _C.email, _C.name, _C.account_id, _C.role, _C.language, _C.active, _C.key_id,
+    _C.row_key,
+).where(_C.email_hmac == bindparam("key"))  # fmt: skip
 
 
 def find_contact(session: Session, email: str) -> ContactInfo | None:
@@ -83,7 +86,7 @@ def _contact_found(session: Session, row) -> ContactInfo:
     sealing.remember_contact_key(session, row.id, row.key_id)
     email = sealing.opened(session, Contact, row.row_key, "email", row.email)
     name = sealing.opened(session, Contact, row.row_key, "name", row.name)
-    return ContactInfo(row.id, email, name, row.account_id, row.role, row.language)
+    return ContactInfo(row.id, email, name, row.account_id, row.role, row.language, row.active)
 
 
 @event.listens_for(Session, "before_flush")

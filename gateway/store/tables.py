@@ -57,6 +57,7 @@ class Contact(SQLModel, table=True):
     account_id: int = Field(foreign_key="account.id", index=True)
     role: str = Field(default="user", max_length=10)  # owner | admin | user
     language: str = Field(default="en", max_length=8)
+    active: bool = True  # false: left the customer; their mail is a stranger's, none goes to them
     created_at: datetime
 
 
