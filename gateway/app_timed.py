@@ -83,6 +83,8 @@ def job_context(
         pending_resolve=days(life.pending_resolve_days),
         close_after=days(life.close_resolved_days),
         forget_held_after=days(life.held_days),
+        held_digest_at=config_timed.held_digest_time(life),
+        timezone=config.company.timezone,
     )
     return jobs.JobContext(staff_notices, mail, complaints, report, settings)
 
@@ -95,4 +97,10 @@ def schedule_words(config) -> dict[str, str]:
         words[name] = f"{every}, and at once after incoming mail is processed"
     report = config.report
     words["weekly-report"] = f"every {report.day} at {report.time} ({config.company.timezone})"
+    if config.lifecycle.held_digest_time:
+        words["held-digest"] = (
+            f"every day at {config.lifecycle.held_digest_time} ({config.company.timezone})"
+        )
+    else:
+        words["held-digest"] = "never (lifecycle.held_digest_time is empty)"
     return words

@@ -35,6 +35,7 @@ class LifecycleConfig:
     held_days: int = (
         30  # held mail is forgotten after this: bytes shredded, sender dropped (0: kept)
     )
+    held_digest_time: str = "08:00"  # daily list of held mail to the managers ("": none)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,11 @@ def validate(config, fail: Callable[[str, str, str], None], environ: Mapping[str
         report_time(config.report)
     except ValueError:
         fail("report", "time", f"expected HH:MM, got {config.report.time!r}")
+    try:
+        held_digest_time(config.lifecycle)
+    except ValueError:
+        fail("lifecycle", "held_digest_time", f'expected HH:MM or "", got '
+             f"{config.lifecycle.held_digest_time!r}")  # fmt: skip
     if config.jobs.every_seconds < 1:
         fail("jobs", "every_seconds", "must be at least 1")
 
@@ -134,5 +140,13 @@ def calendars(config) -> sla.Calendars:
 
 
 def report_time(cfg: ReportConfig) -> time:
-    hours, _, minutes = cfg.time.partition(":")
+    return _clock_time(cfg.time)
+
+
+def held_digest_time(cfg: LifecycleConfig) -> time | None:
+    return _clock_time(cfg.held_digest_time) if cfg.held_digest_time else None
+
+
+def _clock_time(words: str) -> time:
+    hours, _, minutes = words.partition(":")
     return time(int(hours), int(minutes))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
+from gateway import held_digest
 from gateway.complaint_desk import ComplaintDesk
 from gateway.core import sla as sla_rules
 from gateway.staff_commands import involved_staff
@@ -37,6 +38,8 @@ class JobSettings:
     pending_resolve: timedelta | None = timedelta(days=7)
     close_after: timedelta | None = timedelta(days=7)
     forget_held_after: timedelta | None = timedelta(days=30)
+    held_digest_at: time | None = time(8, 0)  # in `timezone`; None: no daily list
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -287,6 +290,7 @@ JOBS = (
     Job("pending", pending, "remind customers of pending tickets, then resolve them"),
     Job("close-resolved", close_resolved, "close resolved tickets after some days"),
     Job("forget-held", forget_held, "forget held mail after some days"),
+    Job("held-digest", held_digest.send, "the day's held mail, listed to the managers"),
     Job("weekly-report", weekly_report, "the weekly report to every staff member"),
 )  # fmt: skip
 BY_NAME = {job.name: job for job in JOBS}

@@ -241,6 +241,10 @@ class StaffNotices:
         }
         return self._to_staff(session, staff, "staff_alert", context, "staff-alert", None, now)
 
+    def held_digest(self, session, member: Staff, context: dict, now: datetime) -> Sent:
+        context = context | {"support_address": self.company.support_address}
+        return self._to_staff(session, member, "held_digest", context, "held-digest", None, now)
+
     def merge_notice(self, session, source: Ticket, target: Ticket, contact: Contact, now) -> Sent:
         lang = contact.language if contact.language in ("en", "fr") else self.company.language
         rendered = self.renderer.render(

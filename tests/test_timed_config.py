@@ -20,6 +20,7 @@ from gateway.config import ConfigError, load
         ({"complaints": {"levels": ["ceo"]}}, "complaints.levels"),
         ({"report": {"day": "monday"}}, "report.day"),
         ({"report": {"time": "8h"}}, "report.time"),
+        ({"lifecycle": {"held_digest_time": "8 am"}}, "lifecycle.held_digest_time"),
         ({"jobs": {"every_seconds": 0}}, "jobs.every_seconds"),
         ({"web": {"secret_env": "RATING_KEY"}}, "web.secret_env"),
         ({"web": {"secret_file": "missing.key"}}, "web.secret_file"),

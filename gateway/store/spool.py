@@ -187,6 +187,14 @@ def release_held(session: Session, held: Quarantine, inbound: Inbound) -> None:
     session.flush()
 
 
+def held_between(session: Session, since: datetime, until: datetime) -> list[Quarantine]:
+    """Mail held in [since, until), oldest first (read through `quarantine.created_at`)."""
+    query = select(Quarantine).where(
+        col(Quarantine.created_at) >= since, col(Quarantine.created_at) < until
+    )
+    return list(session.exec(query.order_by(col(Quarantine.created_at), col(Quarantine.id))))
+
+
 def held_before(session: Session, before: datetime) -> bool:
     query = select(Quarantine.id).where(Quarantine.created_at < before).limit(1)
     return session.exec(query).first() is not None
