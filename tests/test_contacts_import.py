@@ -60,7 +60,7 @@ def test_import_creates_accounts_and_contacts(cfg, tmp_path, capsys, db_url):
     found = contacts(capsys, cfg)
     assert found["alice@customer.example"] == {
         "email": "alice@customer.example", "name": "Alice", "account": "Acme",
-        "role": "owner", "language": "en",
+        "role": "owner", "language": "en", "active": True,
     }  # fmt: skip
     assert found["bob@customer.example"]["language"] == "fr"
     assert set(accounts(db_url)) == {"Acme", "Client SA"}
