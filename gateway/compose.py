@@ -125,6 +125,14 @@ def without_cards(draft: Draft) -> Draft:
     return replace(draft, text=text.text, subject=subject.text, html=html.text if html else "")
 
 
+def wire_size(text: str, html: str, attachments: tuple[OutgoingAttachment, ...]) -> int:
+    """About the bytes a mail of these parts takes on the wire, known before it is rendered:
+    base64 makes 4 bytes of 3 in lines of 76 plus CRLF, quoted-printable text a little more,
+    and headers and templates a few KiB."""
+    files = sum(len(item.data) for item in attachments) * 4 // 3 * 78 // 76
+    return (len(text.encode()) + len(html.encode())) * 11 // 10 + files + 8192
+
+
 def build(draft: Draft, message_id: str, date: datetime) -> bytes:
     """The mail as it goes on the wire; the common kind by the quick writer, the rest (and
     anything it is unsure of) by the standard library."""

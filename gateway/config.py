@@ -72,6 +72,7 @@ class OutboundConfig:
     automatic_lifetime_hours: int = 24  # confirmations, notices, notifications
     first_retry_minutes: int = 5
     max_retry_minutes: int = 60
+    max_message_size: int = 26_214_400  # a staff reply bigger, with its files, is not sent
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import html as html_module
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway import inline_relay, staff_commands
+from gateway import compose, inline_relay, staff_commands
 from gateway.core import commands, senders, trust
 from gateway.core.htmltext import html_to_text
 from gateway.core.model import Envelope, ParsedMail, StaffInfo, ThreadKeys, Verdict
@@ -28,6 +28,7 @@ NOTE_KINDS = ("staff-note", "staff-show")  # a reply to these stays internal
 class StaffSettings:
     trusted_authserv_ids: tuple[str, ...]
     insecure_trust_staff_from: bool
+    max_reply_size: int = 26_214_400  # bytes on the wire (`outbound.max_message_size`)
 
 
 class StaffDesk:
@@ -141,13 +142,18 @@ class StaffDesk:
                 "NOT sent to the customer: your reply quotes an internal note, so it was kept "
                 "as an internal note. Remove the quoted note and send your reply again."
             )
+        size = 0 if internal else compose.wire_size(body, html, attachments)
+        if size > self.settings.max_reply_size:
+            internal = outcome.withheld = True
+            message.visibility, message.direction = "internal", "in"
+            outcome.recorded.append(_too_big(size, self.settings.max_reply_size))
         if internal:
             outcome.recorded.append("internal note (not sent to the customer)")
             members = staff_commands.involved_staff(session, ticket, exclude=staff.id)
             outcome.sent += self.notices.notify_staff(
                 session, ticket, members, headline=f"Internal note from {staff.name}:",
                 text=body, internal=True, kind="staff-note", now=now, skip_message_id=message.id,
-                attachments=inline_relay.files(mail.attachments), html=mail.html,
+                attachments=() if size else inline_relay.files(mail.attachments), html=mail.html,
             )  # fmt: skip
             repo.add_event(session, now, "note-added", ticket_id=ticket.id, actor=staff.email)
             return
@@ -279,11 +285,23 @@ def _page(body: str) -> str:
     return f'<!DOCTYPE html>\n<html><body style="font-family: sans-serif">\n{body}</body></html>\n'
 
 
-__all__ = ["StaffDesk", "StaffSettings", "Sent"]
-
-
 def _deactivated_readers(session, ticket) -> list[str]:
     """The ticket's requester and copies who left the customer: a public reply is withheld
     from them (`outbox.deactivated`), and the staff member is told who did not get it."""
     readers = [repo.contact_by_id(session, ticket.requester_id), *staffing.ccs(session, ticket.id)]
     return sorted({c.email for c in readers if c is not None and not c.active and not c.erased_at})
+
+
+def _too_big(size: int, limit: int) -> str:
+    """Said to the author at once, where a refused mail would tell no one for a while (or
+    never, when the customer's server drops it silently)."""
+    return (
+        f"NOT sent to the customer: with its files your reply would be about "
+        f"{size / 1_048_576:.1f} MiB, over the {limit / 1_048_576:.0f} MiB accepted "
+        "(outbound.max_message_size), so it was kept as an internal note (its files are kept "
+        "with the ticket). Share the large files another way, such as a download link, and "
+        "send your reply again."
+    )
+
+
+__all__ = ["StaffDesk", "StaffSettings", "Sent"]
