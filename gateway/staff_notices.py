@@ -18,6 +18,8 @@ from gateway.store import repo, staffing
 from gateway.store.tables import Contact, Message, Staff, Ticket
 
 HISTORY_ENTRIES = 6
+EARLIER_TICKETS = 5  # the account's tickets before this one, in a new ticket's notification
+LISTED_WITH_EARLIER = ("staff-new-ticket", "staff-show", "staff-transfer", "complaint-escalation")
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,19 @@ class StaffNotices:
             )
         return entries if limit is None else entries[:limit]
 
+    def earlier(self, session, ticket: Ticket) -> list[dict]:
+        """What the customer's account asked before: staff answering a new ticket see at once
+        that it is the third about the same site this month."""
+        return [
+            {
+                "tag": self._tag(row),
+                "subject": row.subject,
+                "status": row.status,
+                "opened": row.created_at.strftime("%Y-%m-%d"),
+            }
+            for row in repo.earlier_tickets(session, ticket, EARLIER_TICKETS)
+        ]
+
     def notify_staff(
         self,
         session,
@@ -131,6 +146,7 @@ class StaffNotices:
             "history": self.history(
                 session, ticket, None if full_history else HISTORY_ENTRIES, skip_message_id
             ),
+            "earlier": self.earlier(session, ticket) if kind in LISTED_WITH_EARLIER else [],
         }
         page, files = self._notification_html(context, html, attachments)
         name = "staff_notification"

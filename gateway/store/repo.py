@@ -321,6 +321,18 @@ def list_tickets(session: Session, status: str | None, limit: int) -> list[tuple
     return [(ticket, contact.email) for ticket, contact in session.exec(query).all()]
 
 
+def earlier_tickets(session: Session, ticket: Ticket, limit: int) -> list[Ticket]:
+    """The account's tickets opened before this one, latest first (merged ones left out)."""
+    query = (
+        select(Ticket)
+        .where(Ticket.account_id == ticket.account_id, col(Ticket.id) < ticket.id)
+        .where(col(Ticket.merged_into_id).is_(None))
+        .order_by(col(Ticket.id).desc())
+        .limit(limit)
+    )
+    return list(session.exec(query))
+
+
 def ticket_messages(session: Session, ticket_id: int) -> list[Message]:
     query = select(Message).where(Message.ticket_id == ticket_id).order_by(col(Message.id))
     return list(session.exec(query))
