@@ -18,8 +18,8 @@ from gateway.app import Gateway
 from gateway.app_serving import ROLES, SPLIT
 from gateway.cli_output import emit
 from gateway.edges import children
+from gateway.store import accounts, directory, repo
 from gateway.store import db as store_db
-from gateway.store import repo
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     group = sub.add_parser("tickets", help="tickets").add_subparsers()
     p = command("list", _tickets_list, "list tickets", group)
     p.add_argument("--status")
+    p.add_argument("--requester", metavar="EMAIL", help="only the tickets this contact opened")
+    p.add_argument("--account", metavar="NAME", help="only this customer account's tickets")
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--json", action="store_true")
     p = command("show", _tickets_show, "show one ticket with its whole thread", group)
@@ -145,11 +147,22 @@ def _schema(gw, args) -> int:
 
 
 def _tickets_list(gw: Gateway, args) -> int:
+    """Latest first; `--requester` and `--account` give a customer's whole history."""
     with gw.db.read() as session:
+        where = {}
+        if args.requester:
+            contact = directory.contact_by_email(session, args.requester)
+            where["requester_id"] = contact.id if contact else 0
+        if args.account:
+            account = accounts.account_by_name(session, args.account)
+            if account is None:
+                print(f"no account named {args.account!r}", file=sys.stderr)
+                return 1
+            where["account_id"] = account.id
         rows = [
             {"number": t.id, "status": t.status, "category": t.category, "requester": email,
              "subject": t.subject, "created_at": t.created_at, "sla_due_at": t.sla_due_at}
-            for t, email in repo.list_tickets(session, args.status, args.limit)
+            for t, email in repo.list_tickets(session, args.status, args.limit, **where)
         ]  # fmt: skip
     cli_privacy.audit(gw, "tickets list", rows=len(rows))
     emit(args, rows, ["number", "status", "category", "requester", "subject", "created_at"])

@@ -197,6 +197,30 @@ def test_tickets_list_filters_by_status(gateway, tmp_path, capsys):
     assert run_json(capsys, cfg, "tickets", "list", "--status", "closed") == []
 
 
+def test_tickets_list_gives_a_customers_history(gateway, tmp_path, capsys):
+    cfg = cli_config(tmp_path, gateway)
+    add_contact(gateway.db, "alice@customer.example", account="Acme")
+    add_contact(gateway.db, "bob@customer.example", account="Acme")
+    add_contact(gateway.db, "zed@other.example", account="Other Co")
+    for sender, subject in [
+        ("alice@customer.example", "Site down"),
+        ("bob@customer.example", "Mail down"),
+        ("zed@other.example", "DNS"),
+        ("alice@customer.example", "Backups"),
+    ]:
+        gateway.send(mail(sender=sender, subject=subject, body=f"About: {subject}."))
+    gateway.settle()
+
+    def subjects(*options):
+        return [t["subject"] for t in run_json(capsys, cfg, "tickets", "list", *options)]
+
+    assert subjects("--requester", "Alice@Customer.example") == ["Backups", "Site down"]
+    assert subjects("--account", "Acme") == ["Backups", "Mail down", "Site down"]
+    assert subjects("--requester", "nobody@customer.example") == []
+    code, _, err = run_cli(capsys, cfg, "tickets", "list", "--account", "Nope")
+    assert code == 1 and "no account named 'Nope'" in err
+
+
 def test_held_list_shows_unknown_senders_mail(gateway, tmp_path, capsys):
     cfg = cli_config(tmp_path, gateway)
     gateway.send(mail(sender="stranger@nowhere.example", subject="Verify your account"))

@@ -309,7 +309,13 @@ def auto_mail_counts(session: Session, address: str, now: datetime) -> tuple[int
     return hour, day
 
 
-def list_tickets(session: Session, status: str | None, limit: int) -> list[tuple[Ticket, str]]:
+def list_tickets(
+    session: Session,
+    status: str | None,
+    limit: int,
+    requester_id: int | None = None,
+    account_id: int | None = None,
+) -> list[tuple[Ticket, str]]:
     query = (
         select(Ticket, Contact)
         .join(Contact, col(Contact.id) == col(Ticket.requester_id))
@@ -318,6 +324,10 @@ def list_tickets(session: Session, status: str | None, limit: int) -> list[tuple
     )
     if status:
         query = query.where(Ticket.status == status)
+    if requester_id is not None:
+        query = query.where(Ticket.requester_id == requester_id)
+    if account_id is not None:
+        query = query.where(Ticket.account_id == account_id)
     return [(ticket, contact.email) for ticket, contact in session.exec(query).all()]
 
 
