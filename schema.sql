@@ -130,6 +130,7 @@ CREATE TABLE ticket (
 	updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	sla_due_at TIMESTAMP WITH TIME ZONE, 
 	first_response_at TIMESTAMP WITH TIME ZONE, 
+	reply_due_at TIMESTAMP WITH TIME ZONE, 
 	resolved_at TIMESTAMP WITH TIME ZONE, 
 	merged_into_id INTEGER, 
 	pending_since TIMESTAMP WITH TIME ZONE, 
@@ -149,6 +150,8 @@ CREATE INDEX ix_ticket_category_status ON ticket (category, status);
 CREATE INDEX ix_ticket_paused ON ticket (pending_since) WHERE pending_since IS NOT NULL;
 
 CREATE INDEX ix_ticket_requester_id ON ticket (requester_id);
+
+CREATE INDEX ix_ticket_status_reply_due_at ON ticket (status, reply_due_at);
 
 CREATE INDEX ix_ticket_status_resolved_at ON ticket (status, resolved_at);
 

@@ -121,6 +121,8 @@ class CustomerDesk:
                 detail={"from": ticket.status},
             )  # fmt: skip
             changes |= {"status": "open", "resolved_at": None}
+        if awaits_answer(ticket, decision):
+            changes["reply_due_at"] = decision.reply_due_at
         repo.update_ticket(session, ticket, **changes)
         if decision.automatic:
             return 0
@@ -180,3 +182,12 @@ def _note_notices_capped(session, now) -> None:
 def _files(mail) -> tuple[compose.OutgoingAttachment, ...]:
     """The customer's attachments, carried to staff as they were received (inline ones too)."""
     return inline_relay.files(mail.attachments)
+
+
+def awaits_answer(ticket, decision: AddToTicket) -> bool:
+    """A follow-up starts the reply clock once the first response is given (before it, the
+    first-response clock runs): a new deadline unless one runs already for an earlier unanswered
+    message, or the ticket was resolved or closed (its old deadline no longer counts)."""
+    if decision.automatic or decision.reply_due_at is None or ticket.first_response_at is None:
+        return False
+    return ticket.reply_due_at is None or decision.reopen

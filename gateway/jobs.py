@@ -63,7 +63,8 @@ def ticket_clock(db: Database, now: datetime, ctx: JobContext) -> int:
 
 
 def _follow(session, ticket: Ticket, now: datetime, settings: JobSettings) -> bool:
-    running = ticket.first_response_at is None and ticket.sla_due_at is not None
+    awaited = timed.awaited_due(ticket)
+    running = awaited is not None
     if ticket.status == "pending" and ticket.pending_since is None:
         ticket.pending_since = now
         if running:
@@ -72,10 +73,13 @@ def _follow(session, ticket: Ticket, now: datetime, settings: JobSettings) -> bo
         if running:
             department = staffing.department(session, ticket.department_id)
             calendar = settings.calendars.for_department(department.name if department else "")
-            due = sla_rules.resumed_due(calendar, ticket.sla_due_at, ticket.pending_since, now)
+            due = sla_rules.resumed_due(calendar, awaited, ticket.pending_since, now)
             repo.add_event(session, now, "sla-resumed", ticket_id=ticket.id,
                            detail={"paused_at": ticket.pending_since, "due": due})  # fmt: skip
-            ticket.sla_due_at = due
+            if ticket.first_response_at is None:
+                ticket.sla_due_at = due
+            else:
+                ticket.reply_due_at = due
         ticket.pending_since = None
     else:
         return False
@@ -99,10 +103,9 @@ def _sla_key(ticket_id: int, due: datetime, now: datetime) -> str:
 
 
 def _sla_step(session, ticket: Ticket, now: datetime, ctx: JobContext) -> bool:
-    due = ticket.sla_due_at
+    due = timed.awaited_due(ticket)
     if (
         due is None
-        or ticket.first_response_at is not None
         or ticket.pending_since is not None
         or ticket.status not in timed.OPEN_STATUSES
         or now < due - ctx.settings.warn_before
@@ -113,12 +116,18 @@ def _sla_step(session, ticket: Ticket, now: datetime, ctx: JobContext) -> bool:
                        ticket_id=ticket.id, detail={"due": _stamp(due)}):  # fmt: skip
         return False
     when = due.strftime("%Y-%m-%d %H:%M UTC")
+    first = ticket.first_response_at is None
     if kind == "sla-warning":
         members = involved_staff(session, ticket)
-        headline = f"First response due at {when}: this ticket has no answer yet."
+        headline = (
+            f"First response due at {when}: this ticket has no answer yet."
+            if first
+            else f"Answer due at {when}: the customer's latest message has no answer yet."
+        )
     else:
         members = timed.managers(session, ticket.department_id) or timed.managers(session)
-        headline = f"Deadline missed: no first response by {when}. Escalated to managers."
+        missed = "no first response" if first else "the customer's latest message unanswered"
+        headline = f"Deadline missed: {missed} by {when}. Escalated to managers."
     ctx.notices.notify_staff(session, ticket, members, headline=headline, text="",
                              internal=False, kind=kind, now=now)  # fmt: skip
     return True

@@ -169,6 +169,7 @@ class StaffDesk:
         outcome.customer_told = True
         if ticket.first_response_at is None:
             ticket.first_response_at = now
+        ticket.reply_due_at = None  # the customer is answered: no reply awaits
         if ticket.status == "new":
             ticket.status = "open"
         repo.add_event(session, now, "staff-replied", ticket_id=ticket.id, actor=staff.email)

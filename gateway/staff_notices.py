@@ -14,7 +14,7 @@ from datetime import datetime
 from gateway import compose, inline_relay, outbox, rating_links
 from gateway.core import threads
 from gateway.notices import Company
-from gateway.store import repo, staffing
+from gateway.store import repo, staffing, timed
 from gateway.store.tables import Contact, Message, Staff, Ticket
 
 HISTORY_ENTRIES = 6
@@ -73,6 +73,7 @@ class StaffNotices:
 
     def ticket_context(self, session, ticket: Ticket) -> dict:
         requester = repo.contact_by_id(session, ticket.requester_id)
+        due = timed.awaited_due(ticket)
         assignee = staffing.staff_by_id(session, ticket.assignee_id)
         department = staffing.department(session, ticket.department_id)
         return {
@@ -85,9 +86,8 @@ class StaffNotices:
             "status": ticket.status,
             "priority": ticket.priority,
             "category": ticket.category,
-            "sla_due": ticket.sla_due_at.strftime("%Y-%m-%d %H:%M UTC")
-            if ticket.sla_due_at and ticket.first_response_at is None
-            else "",
+            "sla_due": due.strftime("%Y-%m-%d %H:%M UTC") if due else "",
+            "sla_first": ticket.first_response_at is None,
         }
 
     def history(self, session, ticket: Ticket, limit: int | None, skip_id=None) -> list[dict]:

@@ -58,6 +58,7 @@ def ticket_document(session, number: int) -> dict | None:
         "updated_at": ticket.updated_at,
         "sla_due_at": ticket.sla_due_at,
         "first_response_at": ticket.first_response_at,
+        "reply_due_at": ticket.reply_due_at,
         "messages": messages,
         "events": events,
         "mail": mail,  # what left for whom, and whether it was delivered
@@ -88,6 +89,7 @@ def print_ticket(document: dict, tag: str) -> None:
         f"status {document['status']} · {document['category']} · priority {document['priority']}"
         f" · requester {document['requester']} · opened {document['created_at']}"
         f" · first response due {document['sla_due_at']}"
+        + (f" · answer due {document['reply_due_at']}" if document["reply_due_at"] else "")
     )
     for message in document["messages"]:
         arrow = "<-" if message["direction"] == "in" else "->"

@@ -92,6 +92,75 @@ def test_a_first_response_stops_the_clock(desk, clock):
     assert not about(desk, "boss@support.example", "Deadline missed")
 
 
+def test_each_follow_up_is_answered_within_the_hour_too(desk, clock):
+    """Tickets are answered in under an hour, every message of them, not the first only: a
+    customer's follow-up after a reply starts the clock again, a second one before the answer
+    keeps the first one's deadline, and staff hear of it before it passes and managers at it."""
+    t = open_ticket(desk)
+    clock.advance(minutes=10)
+    desk.send(staff_mail(last(desk, "agent@support.example"), "Looking into it."))
+    desk.settle()
+    assert ticket(desk, t.id).reply_due_at is None  # 09:10: answered, nothing awaits
+    clock.advance(minutes=20)  # 09:30
+    desk.send(mail(subject=f"Re: [VB #{t.id}] Site down", body="Still down, any news?"))
+    desk.settle()
+    assert ticket(desk, t.id).reply_due_at == clock.now.replace(hour=10, minute=30)
+    clock.advance(minutes=20)  # 09:50: a second message keeps the deadline
+    desk.send(mail(subject=f"Re: [VB #{t.id}] Site down", body="Now the mail is down too."))
+    desk.settle()
+    assert ticket(desk, t.id).reply_due_at == clock.now.replace(hour=10, minute=30)
+    assert "answer due 2026-11-23 10:30 UTC" in last(desk, "agent@support.example").text()
+
+    clock.advance(minutes=25)  # 10:15
+    assert run(desk, "sla") == 1
+    [warning] = about(desk, "agent@support.example", "Answer due at 2026-11-23 10:30 UTC")
+    assert "Now the mail is down too." in warning.text()
+    clock.advance(minutes=15)  # 10:30
+    assert run(desk, "sla") == 1
+    assert about(desk, "boss@support.example", "the customer's latest message unanswered")
+    assert run(desk, "sla") == 0
+
+    desk.send(staff_mail(last(desk, "agent@support.example"), "Both fixed."))
+    desk.settle()
+    assert ticket(desk, t.id).reply_due_at is None
+    clock.advance(hours=3)
+    assert run(desk, "sla") == 0
+
+
+def test_an_auto_reply_or_a_note_starts_no_clock_and_a_note_stops_none(desk, clock):
+    t = open_ticket(desk)
+    desk.send(staff_mail(last(desk, "agent@support.example"), "Looking into it."))
+    desk.settle()
+    vacation = mail(subject=f"Re: [VB #{t.id}] Site down", body="I am away until Monday.",
+                    Auto_Submitted="auto-replied")  # fmt: skip
+    desk.send(vacation)
+    desk.settle()
+    assert ticket(desk, t.id).reply_due_at is None
+    desk.send(mail(subject=f"Re: [VB #{t.id}] Site down", body="Back, still down."))
+    desk.settle()
+    due = ticket(desk, t.id).reply_due_at
+    desk.send(staff_mail(last(desk, "agent@support.example"), "/note\nAsking the network team."))
+    desk.settle()
+    assert ticket(desk, t.id).reply_due_at == due  # a note answers no one
+
+
+def test_pending_pauses_a_follow_ups_clock_too(desk, clock):
+    t = open_ticket(desk)
+    desk.send(staff_mail(last(desk, "agent@support.example"), "Looking into it."))
+    desk.send(mail(subject=f"Re: [VB #{t.id}] Site down", body="Still down."))
+    desk.settle()  # 09:00: the answer is due at 10:00
+    clock.advance(minutes=40)  # 09:40: 20 minutes left
+    desk.send(staff_mail(last(desk, "agent@support.example"), "/status pending"))
+    desk.settle()
+    desk.wait_for(lambda: ticket(desk, t.id).pending_since is not None)
+    clock.advance(hours=2)  # 11:40
+    assert run(desk, "sla") == 0
+    desk.send(mail(subject=f"Re: [VB #{t.id}] Site down", body="Here is the log."))
+    desk.settle()
+    desk.wait_for(lambda: ticket(desk, t.id).pending_since is None)
+    assert ticket(desk, t.id).reply_due_at == clock.now.replace(hour=12, minute=0)
+
+
 def test_pending_pauses_the_clock_and_the_customer_resumes_it(desk, clock):
     t = open_ticket(desk)  # due 10:00
     clock.advance(minutes=30)  # 09:30: 30 minutes left

@@ -40,6 +40,7 @@ def decide(inp: DecisionInput) -> Decision:
                 via=found.via,
                 reopen=found.ticket.status in REOPENING_STATUSES and auto_reason is None,
                 automatic=auto_reason is not None,
+                reply_due_at=None if auto_reason else _response_due(inp),
             )
         if auto_reason is not None:
             return Hold(reason="automatic", detail=f"automatic mail opens no ticket: {auto_reason}")
@@ -48,9 +49,7 @@ def decide(inp: DecisionInput) -> Decision:
             contact=sender.contact,
             subject=inp.mail.subject or "(no subject)",
             category="complaint" if inp.recipients_complaints else "request",
-            sla_due_at=sla.first_response_due(
-                inp.now, inp.policy.first_response_minutes, inp.policy.calendar
-            ),
+            sla_due_at=_response_due(inp),
             confirm=withheld is None,
             withheld_reason=withheld or "",
         )
@@ -70,6 +69,11 @@ def decide(inp: DecisionInput) -> Decision:
         detail += "; not answered: the hourly cap on notices to unknown senders was reached"
     return Hold(reason=reason, detail=detail, notify_stranger=notify and not capped,
                 notices_capped=capped)  # fmt: skip
+
+
+def _response_due(inp: DecisionInput):
+    """Every customer message is answered within the SLA, a follow-up as a first request."""
+    return sla.first_response_due(inp.now, inp.policy.first_response_minutes, inp.policy.calendar)
 
 
 def _auto_mail_blocked(history: AutoMailHistory, policy: Policy) -> str | None:

@@ -188,6 +188,7 @@ class AddToTicket:
     via: str
     reopen: bool
     automatic: bool  # an auto-reply recorded silently
+    reply_due_at: datetime | None = None  # when an answer to it is due (not for auto-replies)
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,7 @@ class Ticket(SQLModel, table=True):
     # every ticket. Only paused tickets are in the pending_since index.
     __table_args__ = (
         Index("ix_ticket_status_sla_due_at", "status", "sla_due_at"),
+        Index("ix_ticket_status_reply_due_at", "status", "reply_due_at"),
         Index("ix_ticket_status_resolved_at", "status", "resolved_at"),
         Index("ix_ticket_category_status", "category", "status"),
         Index("ix_ticket_paused", "pending_since", sqlite_where=_PAUSED, postgresql_where=_PAUSED),
@@ -108,6 +109,9 @@ class Ticket(SQLModel, table=True):
     updated_at: datetime
     sla_due_at: datetime | None = None
     first_response_at: datetime | None = None
+    # After the first response: when the answer to the customer's latest unanswered message is
+    # due (None: nothing awaits an answer). Before it, `sla_due_at` is that deadline.
+    reply_due_at: datetime | None = None
     resolved_at: datetime | None = None
     merged_into_id: int | None = Field(default=None, foreign_key="ticket.id")
     pending_since: datetime | None = None  # set by the jobs

@@ -77,13 +77,24 @@ def _live():
 
 
 def sla_due(session: Session, since: datetime, until: datetime) -> list[tuple[int, datetime]]:
-    """(id, deadline) of unanswered, running tickets whose deadline is in [since, until]."""
-    query = select(Ticket.id, Ticket.sla_due_at).where(
-        col(Ticket.status).in_(OPEN_STATUSES), col(Ticket.first_response_at).is_(None),
-        col(Ticket.pending_since).is_(None), col(Ticket.sla_due_at) >= since,
-        col(Ticket.sla_due_at) <= until, _live(),
-    )  # fmt: skip
-    return list(session.exec(query.order_by(col(Ticket.id))))
+    """(id, deadline) of running tickets awaiting an answer due in [since, until]: the first
+    response, or the answer to a follow-up. Two queries, each through its own index."""
+    found = []
+    for due, awaiting in (
+        (Ticket.sla_due_at, col(Ticket.first_response_at).is_(None)),
+        (Ticket.reply_due_at, col(Ticket.first_response_at).is_not(None)),
+    ):
+        query = select(Ticket.id, due).where(
+            col(Ticket.status).in_(OPEN_STATUSES), awaiting, col(Ticket.pending_since).is_(None),
+            col(due) >= since, col(due) <= until, _live(),
+        )  # fmt: skip
+        found += session.exec(query)
+    return sorted(found)
+
+
+def awaited_due(ticket: Ticket) -> datetime | None:
+    """When the answer the ticket awaits is due: the first response, then each follow-up's."""
+    return ticket.sla_due_at if ticket.first_response_at is None else ticket.reply_due_at
 
 
 def pending_changed(session: Session) -> list[int]:
