@@ -22,10 +22,11 @@ from gateway.config import Config
 from gateway.core import reading
 from gateway.core.limits import MailLimits
 from gateway.core.model import Policy
+from gateway.delivery import Delivery, MailSender, RetryPolicy
 from gateway.delivery_alerts import DeliveryAlerts
 from gateway.edges import imap_in, parser_process, smtp_out, web, workers
 from gateway.notices import Company, Notices
-from gateway.outbox import Delivery, MailSender, Renderer, RetryPolicy
+from gateway.outbox import Renderer
 from gateway.process import Processor, Settings
 from gateway.ratings import RatingDesk
 from gateway.sender_auth import Authenticator, Resolver

@@ -18,7 +18,7 @@ from conftest import SinkHandler, add_contact, free_port, mail, make_config
 from sqlmodel import select
 from test_cli import cli_config, run_json
 
-from gateway import compose, outbox
+from gateway import compose, delivery, outbox
 from gateway.app import Gateway
 from gateway.core import bounces
 from gateway.store import mailflow
@@ -176,7 +176,7 @@ def test_a_mail_retried_for_days_still_gets_its_next_time():
     """Five days of hourly retries are 120 attempts: the backoff must not double past what a
     timedelta holds (it raised OverflowError from the 40th attempt on, so the mail was never
     given up)."""
-    policy = outbox.RetryPolicy()
+    policy = delivery.RetryPolicy()
     now = datetime(2026, 11, 23, tzinfo=UTC)
     for attempts in (1, 40, 120, 10_000):
         delay = policy.next_attempt(attempts, now, random.Random(attempts)) - now
