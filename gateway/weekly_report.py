@@ -34,9 +34,11 @@ class WeeklyReport:
             tickets = ratings.report_tickets(session, week.start, week.end)
             complaints = ratings.report_complaints(session, week.start, week.end)
             rated = ratings.report_ratings(session, week.start, week.end)
+            messages = ratings.report_messages(session, week.start, week.end)
         return report.compute(
             week, tickets, complaints, rated,
             min_ratings=self.settings.min_ratings, lowest_count=self.settings.lowest_count,
+            messages=messages,
         )  # fmt: skip
 
     def due_week(self, now: datetime) -> report.Week:
@@ -97,6 +99,10 @@ class WeeklyReport:
             "within_60": percent(f.within_1_hour),
             "within_15_bar": bar(f.within_15_minutes),
             "within_60_bar": bar(f.within_1_hour),
+            "follow_ups": f.follow_ups,
+            "follow_median": duration(f.median_follow_up_answer),
+            "follow_within_60": percent(f.follow_ups_within_1_hour),
+            "follow_within_60_bar": bar(f.follow_ups_within_1_hour),
             "complaints": [
                 {
                     "tag": threads.subject_tag(tag, c.ticket_id),

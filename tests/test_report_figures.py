@@ -96,6 +96,34 @@ def test_an_empty_week_has_no_figures_to_invent():
     assert (f.opened, f.median_first_response, f.within_1_hour, f.best) == (0, None, None, None)
 
 
+def test_follow_up_waits_start_after_a_reply_and_end_at_the_next():
+    week = report.week_of("2026-W48", "UTC")
+
+    def at(hour: int, minute: int = 0) -> datetime:
+        return datetime(2026, 11, 24, hour, minute, tzinfo=UTC)
+
+    rows = [
+        report.MessageRow(1, at(9), False),  # the request: first-response figures count it
+        report.MessageRow(1, at(9, 30), True),
+        report.MessageRow(1, at(10), False),  # a follow-up ...
+        report.MessageRow(1, at(10, 20), False),  # ... and another before the answer
+        report.MessageRow(1, at(11, 30), True),  # 90 minutes after the first of them
+        report.MessageRow(2, at(8), False),
+        report.MessageRow(2, at(8, 5), True),
+        report.MessageRow(2, at(9), False),  # answered 15 minutes later
+        report.MessageRow(2, at(9, 15), True),
+        report.MessageRow(2, at(12), False),  # not answered yet
+        report.MessageRow(3, at(8), False),  # never answered at all: no follow-up
+        report.MessageRow(3, at(9), False),
+    ]
+    assert sorted(report.follow_up_waits(rows, week), key=str) == [15.0, 90.0, None]
+    earlier = report.week_of("2026-W47", "UTC")
+    assert report.follow_up_waits(rows, earlier) == []  # waits that began another week
+    figures = report.compute(week, [], [], [], min_ratings=1, lowest_count=1, messages=rows)
+    assert (figures.follow_ups, figures.follow_ups_within_1_hour) == (3, 1 / 3)
+    assert figures.median_follow_up_answer == 52.5
+
+
 def test_nearest_rank_percentile():
     assert report.nearest_rank([], 90) is None
     assert report.nearest_rank([7], 90) == 7

@@ -41,7 +41,13 @@ def a_week_of_work(gw, clock):
     gw.send(staff_mail(notice[-1], "Done at last."))
     gw.settle()
     fetch(links(last(gw, "alice@customer.example"))[2], {"score": "2", "comment": "slow"})
-    clock.advance(minutes=30)  # 12:00
+    clock.advance(minutes=5)  # 11:35: a follow-up, answered 20 minutes later
+    gw.send(mail(subject=f"Re: [VB #{first.id + 1}] Second", body="Still slow."))
+    gw.settle()
+    clock.advance(minutes=20)
+    gw.send(staff_mail(last(gw, "agent@support.example"), "Better now?"))
+    gw.settle()
+    clock.advance(minutes=5)  # 12:00
     gw.send(mail(to="complaints@support.example", subject="Third", body="Unhappy."))
     gw.settle()
     gw.wait_for(lambda: complaint(gw, first.id + 2) is not None)
@@ -78,6 +84,8 @@ def test_monday_report_reaches_every_staff_member_once(start_gateway, clock):
         "Opened: 3 Resolved: 1 Answered (of those opened): 3",
         "First response: median 30 min, 90th percentile 1 h 30",
         "Answered within 15 minutes: 33 % within 1 hour: 67 %",
+        "Follow-ups (customer messages after a reply): 1 answered within 1 hour: 100 % "
+        "median answer 20 min",
         "[VB #3] in charge: Maria Manager manager's answer: 30 min",
         "Maria Manager 5.00 average over 1",
         "Sam Agent 3.50 average over 2",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -40,6 +41,15 @@ class RatingRow:
     score: int
     comment: str
     rated_at: datetime
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """One public message of a ticket, for the answers to follow-ups."""
+
+    ticket_id: int
+    at: datetime
+    from_staff: bool  # a staff reply; else the customer's own mail (auto-replies left out)
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,9 @@ class Figures:
     p90_first_response: float | None
     within_15_minutes: float | None  # share of the tickets opened this week, 0..1
     within_1_hour: float | None
+    follow_ups: int  # customer messages this week after a first response, one per wait
+    median_follow_up_answer: float | None  # minutes
+    follow_ups_within_1_hour: float | None  # share of this week's follow-ups, 0..1
     complaints: tuple[ComplaintAnswer, ...]
     median_complaint_answer: float | None
     scores: tuple[StaffScore, ...]  # best average first
@@ -92,6 +105,7 @@ def compute(
     *,
     min_ratings: int,
     lowest_count: int,
+    messages: Iterable[MessageRow] = (),
 ) -> Figures:
     opened = [t for t in tickets if week.holds(t.created_at)]
     waits = sorted(
@@ -102,6 +116,8 @@ def compute(
         for c in sorted(complaints, key=lambda c: c.opened_at)
         if week.holds(c.opened_at)
     )
+    follow_ups = follow_up_waits(messages, week)
+    follow_answers = sorted(w for w in follow_ups if w is not None)
     rated = [r for r in ratings if week.holds(r.rated_at)]
     scores = _scores(rated)
     qualified = [s for s in scores if s.count >= max(1, min_ratings)]
@@ -114,6 +130,9 @@ def compute(
         p90_first_response=nearest_rank(waits, 90),
         within_15_minutes=_share(sum(1 for w in waits if w <= 15), len(opened)),
         within_1_hour=_share(sum(1 for w in waits if w <= 60), len(opened)),
+        follow_ups=len(follow_ups),
+        median_follow_up_answer=statistics.median(follow_answers) if follow_answers else None,
+        follow_ups_within_1_hour=_share(sum(1 for w in follow_answers if w <= 60), len(follow_ups)),
         complaints=answers,
         median_complaint_answer=_median([a.minutes for a in answers if a.minutes is not None]),
         scores=scores,
@@ -121,6 +140,29 @@ def compute(
         lowest=tuple(sorted(rated, key=lambda r: (r.score, r.rated_at))[:lowest_count]),
         best=qualified[0] if qualified else None,
     )
+
+
+def follow_up_waits(messages: Iterable[MessageRow], week: Week) -> list[float | None]:
+    """For each wait that began this week, the minutes until staff answered (None: not yet).
+    A wait begins with the customer's first message after a staff reply (before the first
+    reply, the first-response figures count) and ends with the next staff reply; messages in
+    between belong to the same wait, as the SLA clock counts them."""
+    waits: list[float | None] = []
+    by_ticket: dict[int, list[MessageRow]] = {}
+    for row in messages:
+        by_ticket.setdefault(row.ticket_id, []).append(row)
+    for rows in by_ticket.values():
+        replied, since = False, None
+        for row in sorted(rows, key=lambda r: r.at):
+            if row.from_staff:
+                if since is not None and week.holds(since):
+                    waits.append(_minutes(since, row.at))
+                replied, since = True, None
+            elif replied and since is None:
+                since = row.at
+        if since is not None and week.holds(since):
+            waits.append(None)
+    return waits
 
 
 def nearest_rank(sorted_values: list[float], percentile: int) -> float | None:

@@ -75,6 +75,29 @@ def report_tickets(session: Session, start: datetime, end: datetime) -> list[rep
     ]
 
 
+def report_messages(session: Session, start: datetime, end: datetime) -> list[report.MessageRow]:
+    """The public messages of every ticket written to this week (their earlier ones too: a
+    follow-up is one only after a staff reply), staff replies and customers' own mail."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    written = select(Message.ticket_id).where(
+        col(Message.created_at) >= start, col(Message.created_at) < end
+    )
+    query = select(
+        Message.ticket_id, Message.created_at, Message.author_staff_id, Message.flags
+    ).where(
+        col(Message.ticket_id).in_(written.distinct()), Message.visibility == "public",
+        col(Message.author_staff_id).is_not(None) | col(Message.author_contact_id).is_not(None),
+    )  # fmt: skip
+    return [
+        report.MessageRow(ticket_id, at, staff_id is not None)
+        for ticket_id, at, staff_id, flags in session.exec(query)
+        if staff_id is not None or not _NOT_A_REQUEST.intersection(flags.split(","))
+    ]
+
+
+_NOT_A_REQUEST = frozenset({"automatic", "permission-answer"})  # flags of mail awaiting no answer
+
+
 def report_complaints(
     session: Session, start: datetime, end: datetime
 ) -> list[report.ComplaintRow]:
