@@ -189,5 +189,5 @@ def _contacts_set_active(gw: Gateway, email: str, active: bool) -> int:
                        actor=actor, detail={"contact_id": contact.id})  # fmt: skip
     print(f"contact {email.lower()} {'active' if active else 'deactivated'}")
     if opened and not active:
-        print(f"tickets they opened, not closed (their replies reach no one): {opened}")
+        print(f"tickets they opened, not closed (replies reach only those in copy): {opened}")
     return 0

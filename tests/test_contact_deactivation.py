@@ -40,7 +40,7 @@ def test_a_contact_who_left_opens_nothing_and_is_sent_nothing(desk, tmp_path):  
     out = run_cli(desk, tmp_path, "contacts", "deactivate", "Alice@Customer.example")
     assert out.splitlines() == [
         f"contact {ALICE} deactivated",
-        f"tickets they opened, not closed (their replies reach no one): [{t.id}]",
+        f"tickets they opened, not closed (replies reach only those in copy): [{t.id}]",
     ]
     listed = json.loads(run_cli(desk, tmp_path, "contacts", "list", "--json"))
     assert {c["email"]: c["active"] for c in listed} == {ALICE: False, "ops@customer.example": True}
