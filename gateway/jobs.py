@@ -13,10 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from gateway import held_digest
+from gateway import held_digest, sla_clock
 from gateway.complaint_desk import ComplaintDesk
 from gateway.core import sla as sla_rules
-from gateway.staff_commands import involved_staff
 from gateway.staff_notices import StaffNotices
 from gateway.store import repo, spool, staffing, timed
 from gateway.store.db import Database, StoreUnavailable
@@ -26,7 +25,6 @@ from gateway.weekly_report import WeeklyReport
 
 log = logging.getLogger(__name__)
 SATISFACTION_WINDOW = timedelta(days=14)  # older resolutions are not asked about any more
-SLA_LOOKBACK = timedelta(days=2)  # deadlines missed longer ago (gateway down) are not chased
 
 
 @dataclass(frozen=True)
@@ -49,88 +47,6 @@ class JobContext:
     complaints: ComplaintDesk
     report: WeeklyReport
     settings: JobSettings
-
-
-# The clock follows the ticket's status ----------------------------------------------------
-
-
-def ticket_clock(db: Database, now: datetime, ctx: JobContext) -> int:
-    """Note when a ticket went pending (pausing its SLA), and when it came back, move its
-    first-response deadline by the opening time the pause took."""
-    with db.read() as session:
-        ids = timed.pending_changed(session)
-    return timed.for_each_ticket(db, ids, lambda s, t: _follow(s, t, now, ctx.settings))
-
-
-def _follow(session, ticket: Ticket, now: datetime, settings: JobSettings) -> bool:
-    awaited = timed.awaited_due(ticket)
-    running = awaited is not None
-    if ticket.status == "pending" and ticket.pending_since is None:
-        ticket.pending_since = now
-        if running:
-            repo.add_event(session, now, "sla-paused", ticket_id=ticket.id)
-    elif ticket.status != "pending" and ticket.pending_since is not None:
-        if running:
-            department = staffing.department(session, ticket.department_id)
-            calendar = settings.calendars.for_department(department.name if department else "")
-            due = sla_rules.resumed_due(calendar, awaited, ticket.pending_since, now)
-            repo.add_event(session, now, "sla-resumed", ticket_id=ticket.id,
-                           detail={"paused_at": ticket.pending_since, "due": due})  # fmt: skip
-            if ticket.first_response_at is None:
-                ticket.sla_due_at = due
-            else:
-                ticket.reply_due_at = due
-        ticket.pending_since = None
-    else:
-        return False
-    session.add(ticket)
-    return True
-
-
-# First-response warnings and escalations ---------------------------------------------------
-
-
-def sla(db: Database, now: datetime, ctx: JobContext) -> int:
-    with db.read() as session:
-        due = timed.sla_due(session, now - SLA_LOOKBACK, now + ctx.settings.warn_before)
-        ids = timed.untaken(session, {t: _sla_key(t, d, now) for t, d in due})
-    return timed.for_each_ticket(db, ids, lambda s, t: _sla_step(s, t, now, ctx))
-
-
-def _sla_key(ticket_id: int, due: datetime, now: datetime) -> str:
-    kind = "sla-breach" if now >= due else "sla-warning"
-    return f"{kind}:ticket:{ticket_id}:{_stamp(due)}"
-
-
-def _sla_step(session, ticket: Ticket, now: datetime, ctx: JobContext) -> bool:
-    due = timed.awaited_due(ticket)
-    if (
-        due is None
-        or ticket.pending_since is not None
-        or ticket.status not in timed.OPEN_STATUSES
-        or now < due - ctx.settings.warn_before
-    ):
-        return False
-    kind = "sla-breach" if now >= due else "sla-warning"
-    if not timed.claim(session, _sla_key(ticket.id, due, now), now, kind,
-                       ticket_id=ticket.id, detail={"due": _stamp(due)}):  # fmt: skip
-        return False
-    when = due.strftime("%Y-%m-%d %H:%M UTC")
-    first = ticket.first_response_at is None
-    if kind == "sla-warning":
-        members = involved_staff(session, ticket)
-        headline = (
-            f"First response due at {when}: this ticket has no answer yet."
-            if first
-            else f"Answer due at {when}: the customer's latest message has no answer yet."
-        )
-    else:
-        members = timed.managers(session, ticket.department_id) or timed.managers(session)
-        missed = "no first response" if first else "the customer's latest message unanswered"
-        headline = f"Deadline missed: {missed} by {when}. Escalated to managers."
-    ctx.notices.notify_staff(session, ticket, members, headline=headline, text="",
-                             internal=False, kind=kind, now=now)  # fmt: skip
-    return True
 
 
 # Complaints -------------------------------------------------------------------------------
@@ -168,7 +84,7 @@ def _ask(session, ticket: Ticket, now: datetime, ctx: JobContext) -> bool:
 
 def pending(db: Database, now: datetime, ctx: JobContext) -> int:
     """Remind the customer of a pending ticket, then resolve it if they stay silent."""
-    done = ticket_clock(db, now, ctx)
+    done = sla_clock.ticket_clock(db, now, ctx)
     for delay, action in ((ctx.settings.pending_reminder, _remind),
                           (ctx.settings.pending_resolve, _auto_resolve)):  # fmt: skip
         if delay is None:
@@ -224,7 +140,7 @@ def _close(session, ticket: Ticket, now: datetime, ctx: JobContext) -> bool:
         return False
     if now < resolved + ctx.settings.close_after:
         return False
-    if not timed.claim(session, f"auto-close:ticket:{ticket.id}:{_stamp(resolved)}", now,
+    if not timed.claim(session, f"auto-close:ticket:{ticket.id}:{sla_clock.stamp(resolved)}", now,
                        "auto-closed", ticket_id=ticket.id):  # fmt: skip
         return False
     ticket.status, ticket.updated_at = "closed", now
@@ -264,7 +180,7 @@ def _unanswered_complaint(session, ticket: Ticket) -> bool:
 
 def _pending_key(action, ticket_id: int, since: datetime) -> str:
     kind = "pending-reminder" if action is _remind else "auto-resolve"
-    return f"{kind}:ticket:{ticket_id}:{_stamp(since)}"
+    return f"{kind}:ticket:{ticket_id}:{sla_clock.stamp(since)}"
 
 
 def _reachable(contact):
@@ -272,10 +188,6 @@ def _reachable(contact):
     if contact is None or getattr(contact, "erased_at", None) or not contact.active:
         return None
     return contact
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # The register ------------------------------------------------------------------------------
@@ -290,9 +202,9 @@ class Job:
 
 
 JOBS = (
-    Job("ticket-clock", ticket_clock, "pause the SLA while pending, resume it after",
+    Job("ticket-clock", sla_clock.ticket_clock, "pause the SLA while pending, resume it after",
         immediate=True),
-    Job("sla", sla, "first-response warnings before the deadline, escalations at it"),
+    Job("sla", sla_clock.sla, "first-response warnings before the deadline, escalations at it"),
     Job("complaints", complaints, "take complaints in, escalate unanswered ones, suggest",
         immediate=True),
     Job("satisfaction", satisfaction, "ask for a rating when a resolved ticket has none"),
