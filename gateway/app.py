@@ -170,6 +170,7 @@ class Gateway(Serving):
                 trusted_authserv_ids=config.auth.trusted_authserv_ids,
                 insecure_trust_staff_from=config.auth.insecure_trust_staff_from,
                 max_reply_size=config.outbound.max_message_size,
+                language=config.company.language,
             ),
             approvals=self.approvals,
         )

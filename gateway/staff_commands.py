@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gateway.core import permissions
+from gateway.core import commands, permissions
 from gateway.core.commands import Command, CommandError
 from gateway.staff_notices import Sent, StaffNotices
 from gateway.store import accounts, directory, repo, staffing, timed
@@ -84,6 +84,9 @@ def _closes_unanswered_complaint(session, ticket, author, command, public_reply)
 
 def _plan_one(session, ticket: Ticket, author: Staff, command: Command):
     verb, argument = command.verb, command.argument
+    if verb in commands.DESK_VERBS:
+        return None, (f"/{verb} is about held mail, not a ticket: send it in a mail of its own "
+                      "(a reply to the daily list of held mail)")  # fmt: skip
     if verb == "assign":
         matches = (
             [author]

@@ -12,7 +12,7 @@ import html as html_module
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway import compose, inline_relay, staff_commands
+from gateway import compose, held_commands, inline_relay, staff_commands
 from gateway.core import commands, senders, trust
 from gateway.core.htmltext import html_to_text
 from gateway.core.model import Envelope, ParsedMail, StaffInfo, ThreadKeys, Verdict
@@ -29,6 +29,7 @@ class StaffSettings:
     trusted_authserv_ids: tuple[str, ...]
     insecure_trust_staff_from: bool
     max_reply_size: int = 26_214_400  # bytes on the wire (`outbound.max_message_size`)
+    language: str = "en"  # of contacts registered by mail without one
 
 
 class StaffDesk:
@@ -66,6 +67,9 @@ class StaffDesk:
         if automatic is not None:
             return self._record_automatic(session, row, staff, ticket, automatic, now)
         if ticket is None:
+            parsed = commands.parse_commands(new_text(mail.text, mail.html), mail.subject)
+            if held_commands.wanted(parsed):
+                return self._held_commands(session, row, mail, staff, parsed, now)
             return self._no_ticket(session, row, mail, staff, now)
         text = new_text(mail.text, mail.html)
         parsed = commands.parse_commands(text, mail.subject)
@@ -192,11 +196,14 @@ class StaffDesk:
         self.notices.receipt(session, ticket, staff, context, now)
 
     def _reject(self, session, ticket, staff, mail, errors, now) -> int:
-        context = {"subject": ticket.subject, "ok": False, "errors": errors,
+        """Nothing applied; the author is told each bad line (`ticket` None: held mail's)."""
+        subject = ticket.subject if ticket else mail.subject
+        context = {"subject": subject, "ok": False, "errors": errors,
                    "recorded": [], "notified": [], "not_notified": []}  # fmt: skip
         self.notices.receipt(session, ticket, staff, context, now)
         repo.add_event(
-            session, now, "commands-rejected", ticket_id=ticket.id, actor=staff.email,
+            session, now, "commands-rejected", ticket_id=ticket.id if ticket else None,
+            actor=staff.email,
             detail={"lines": [e.line for e in errors]},
         )  # fmt: skip
         return 1
@@ -217,6 +224,21 @@ class StaffDesk:
         repo.add_event(session, now, "staff-auto-reply", ticket_id=ticket.id, actor=staff.email,
                        detail={"reason": reason, "inbound_id": row.id})  # fmt: skip
         return 0
+
+    def _held_commands(self, session, row, mail, staff, parsed, now) -> int:
+        """A manager's answer to the list of held mail: register senders, release their mail.
+        The mail itself is kept as held (`staff-commands`), as any staff mail naming no ticket."""
+        steps, errors = held_commands.plan(session, staff, parsed.actions)
+        errors = [*parsed.errors, *errors]
+        spool.add_quarantine(session, row.id, now, "staff-commands",
+                             "held mail commands by a staff member", staff.email)  # fmt: skip
+        if errors:
+            return self._reject(session, None, staff, mail, errors, now)
+        recorded = held_commands.apply(session, steps, staff, self.settings.language, now)
+        context = {"subject": mail.subject, "ok": True, "recorded": recorded, "errors": [],
+                   "notified": [], "not_notified": []}  # fmt: skip
+        self.notices.receipt(session, None, staff, context, now)
+        return 1
 
     def _no_ticket(self, session, row, mail, staff, now) -> int:
         spool.add_quarantine(

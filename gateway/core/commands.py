@@ -27,7 +27,12 @@ VERBS = (
     "show",
     "ask-permission",
     "privacy",
+    "contact",
+    "release",
 )
+ROLES = ("owner", "admin", "user")
+# Commands on held mail, not on a ticket: in a mail of their own (a reply to the daily list).
+DESK_VERBS = ("contact", "release")
 USAGE = {
     "note": "/note",
     "assign": "/assign NAME|EMAIL|me",
@@ -43,6 +48,8 @@ USAGE = {
     "ask-permission": "/ask-permission WHAT WE WANT TO DO AND WHY",
     "privacy": "/privacy export|erase ADDRESS, /privacy correct ADDRESS name NEW NAME|language "
     + "|".join(LANGUAGES),
+    "contact": "/contact add ADDRESS [owner|admin|user] [en|fr] ACCOUNT",
+    "release": "/release HELD-NUMBER ...",
 }
 _LINE = re.compile(r"^/([a-z-]+)\b\s*(.*)$", re.IGNORECASE)
 _NOTE_SUBJECT = re.compile(r"\[note\]", re.IGNORECASE)
@@ -128,6 +135,13 @@ def _parse_line(line: str) -> tuple[Command | None, CommandError | None]:
         return Command(verb, address.strip("<>").lower(), option.lower(), line=line), None
     if verb == "privacy":
         return _parse_privacy(line, argument)
+    if verb == "contact":
+        return _parse_contact(line, argument)
+    if verb == "release":
+        numbers = argument.replace(",", " ").replace("#", "").split()
+        if not all(n.isdigit() for n in numbers):
+            return None, CommandError(line, f"not held mail numbers; usage: {USAGE[verb]}")
+        return Command(verb, " ".join(numbers), line=line), None
     if verb in ("status", "priority"):
         argument = argument.lower()
     return Command(verb, argument, line=line), None
@@ -151,6 +165,23 @@ def _parse_privacy(line: str, argument: str) -> tuple[Command | None, CommandErr
     if field == "name" and value.strip():
         return Command("privacy", address, action, line=line, value=f"name {value.strip()}"), None
     return None, usage
+
+
+def _parse_contact(line: str, argument: str) -> tuple[Command | None, CommandError | None]:
+    """`/contact add ADDRESS [ROLE] [LANGUAGE] ACCOUNT`: the account last, as its name may
+    hold spaces; the role is `user` and the language the company's unless given."""
+    words = argument.split()
+    usage = CommandError(line, f"usage: {USAGE['contact']}")
+    if len(words) < 3 or words[0].lower() != "add" or words[1].count("@") != 1:
+        return None, usage
+    address, rest = words[1].strip("<>").lower(), words[2:]
+    role = rest.pop(0).lower() if rest[0].lower() in ROLES else "user"
+    language = rest.pop(0).lower() if rest and rest[0].lower() in LANGUAGES else ""
+    if not rest:
+        return None, usage
+    return Command(
+        "contact", address, "add", line=line, value=f"{role} {language} {' '.join(rest)}"
+    ), None
 
 
 def _all_usage() -> str:

@@ -1,0 +1,94 @@
+"""Held mail handled by mail, as staff work: a manager answers the daily list of held mail
+with `/contact add ADDRESS [ROLE] [LANGUAGE] ACCOUNT` to register a sender and `/release N`
+to have their mail processed again, as `gateway contacts import` and `gateway held release` do
+from a shell.
+
+Managers only: a contact may open tickets for an account and, as its owner or admin, approve
+changes on its servers. The mail must be verified like every staff command (the staff desk
+checks that first), and the commands are all or nothing, confirmed by a receipt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.core.commands import DESK_VERBS, Command, CommandError, ParsedCommands
+from gateway.store import accounts, directory, repo, spool
+from gateway.store.tables import Inbound, Quarantine, Staff
+
+
+@dataclass(frozen=True)
+class Step:
+    command: Command
+    held: Quarantine | None = None
+    inbound: Inbound | None = None
+    account_id: int | None = None
+
+
+def wanted(parsed: ParsedCommands) -> bool:
+    """Whether a staff mail naming no ticket is a list of held-mail commands."""
+    return bool(parsed.actions) and all(c.verb in DESK_VERBS for c in parsed.actions)
+
+
+def plan(session, author: Staff, actions) -> tuple[list[Step], list[CommandError]]:
+    if author.role != "manager":
+        refused = "only a manager may register contacts and release held mail"
+        return [], [CommandError(c.line, refused) for c in actions]
+    steps, errors = [], []
+    for command in actions:
+        found, error = (_plan_release if command.verb == "release" else _plan_contact)(
+            session, command
+        )
+        if error:
+            errors.append(CommandError(command.line, error))
+        else:
+            steps += found
+    return steps, errors
+
+
+def _plan_release(session, command: Command) -> tuple[list[Step], str | None]:
+    steps = []
+    for number in command.argument.split():
+        found = spool.held_mail(session, int(number))
+        if found is None:  # never held, released already, or forgotten
+            return [], f"there is no held mail #{number} (released already, or forgotten?)"
+        steps.append(Step(command, held=found[0], inbound=found[1]))
+    return steps, None
+
+
+def _plan_contact(session, command: Command) -> tuple[list[Step], str | None]:
+    address = command.argument
+    existing = directory.contact_by_email(session, address)
+    if existing is not None:
+        return [], f"{address} is already a contact"
+    if repo.find_staff(session, address) is not None:
+        return [], f"{address} is a staff member"
+    name = command.value.split(" ", 2)[2]
+    account = accounts.account_by_name(session, name)
+    if account is None:
+        return [], f"there is no customer account named {name!r}"
+    return [Step(command, account_id=account.id)], None
+
+
+def apply(session, steps: list[Step], author: Staff, language: str, now: datetime) -> list[str]:
+    """Contacts first, so a mail released in the same list finds its sender registered;
+    returns what was recorded, in words for the receipt."""
+    recorded = []
+    for step in sorted(steps, key=lambda s: s.command.verb != "contact"):
+        if step.command.verb == "contact":
+            role, chosen, _ = step.command.value.split(" ", 2)
+            contact, _ = directory.upsert_contact(
+                session, email=step.command.argument, name="", account_id=step.account_id,
+                role=role, language=chosen or language, now=now,
+            )  # fmt: skip
+            repo.add_event(session, now, "contact-added", actor=author.email,
+                           detail={"contact_id": contact.id, "by": "mail"})  # fmt: skip
+            recorded.append(f"{step.command.argument} registered ({role})")
+        else:
+            held, inbound = step.held, step.inbound
+            detail = {"inbound_id": inbound.id, "reason": held.reason, "held_at": held.created_at}
+            spool.release_held(session, held, inbound)
+            repo.add_event(session, now, "held-released", actor=author.email, detail=detail)
+            recorded.append(f"held mail #{held.id} released: it is processed again")
+    return recorded

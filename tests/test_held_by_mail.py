@@ -1,0 +1,92 @@
+"""Held mail handled from a mail client: a manager answers the daily list of held mail with
+`/contact add` and `/release`, and the customer's colleague who wrote before being registered
+gets their ticket and confirmation. Only managers may; the lines are all or nothing; on a
+ticket these commands are refused."""
+
+from __future__ import annotations
+
+from conftest import add_contact, mail
+from sqlmodel import select
+from test_staff_flow import AUTHSERV, add_staff, last, open_ticket, staff_mail
+
+from gateway.store import directory
+from gateway.store.tables import Quarantine, Ticket
+
+BOB, BOSS, AGENT = "bob@customer.example", "boss@support.example", "agent@support.example"
+
+
+def start(start_gateway):
+    gw = start_gateway(
+        auth={"trusted_authserv_ids": (AUTHSERV,)}, routing={"default_department": "Support"}
+    )
+    add_contact(gw.db, "alice@customer.example", name="Alice", account="Acme")
+    add_staff(gw.db, AGENT, "Sam Agent")
+    add_staff(gw.db, BOSS, "Bea Boss", manager=True)
+    return gw
+
+
+def held_from_bob(gw, clock) -> int:
+    gw.send(mail(sender=f"Bob <{BOB}>", subject="DNS", body="Our DNS zone is broken."))
+    gw.settle()
+    with gw.db.read() as session:
+        held = session.exec(select(Quarantine).where(Quarantine.sender == BOB)).one()
+    clock.advance(days=1)
+    assert gw.gw.jobs.run("held-digest") == 1
+    gw.settle()
+    return held.id
+
+
+def tickets(gw) -> list[Ticket]:
+    with gw.db.read() as session:
+        return list(session.exec(select(Ticket).order_by(Ticket.id)))
+
+
+def test_a_manager_registers_the_sender_and_releases_their_mail(start_gateway, clock):
+    gw = start(start_gateway)
+    number = held_from_bob(gw, clock)
+    digest = last(gw, BOSS)
+    assert f"#{number}" in digest.text() and "/release ID" in digest.text()
+    answer = f"/contact add {BOB} admin fr Acme\n/release {number}\n"
+    gw.send(staff_mail(digest, answer, sender=BOSS))
+    gw.settle()
+    [receipt] = [m.text() for m in gw.sink.to(BOSS) if "Done:" in m.message["Subject"]]
+    assert f"{BOB} registered (admin)" in receipt
+    assert f"held mail #{number} released" in receipt
+    [ticket] = tickets(gw)
+    assert ticket.subject == "DNS"
+    confirmation = last(gw, BOB)
+    assert f"[VB #{ticket.id}]" in confirmation.message["Subject"]
+    assert "Nous avons bien reçu votre demande" in confirmation.text()  # in their language
+    with gw.db.read() as session:
+        bob = directory.contact_by_email(session, BOB)
+        assert (bob.role, bob.language) == ("admin", "fr")
+
+
+def test_only_a_manager_may_and_every_line_must_hold(start_gateway, clock):
+    gw = start(start_gateway)
+    number = held_from_bob(gw, clock)
+    digest = last(gw, BOSS)
+    gw.send(staff_mail(digest, f"/contact add {BOB} Acme\n/release {number}", sender=AGENT))
+    gw.send(staff_mail(digest, f"/contact add {BOB} Nowhere Inc\n/release {number}", sender=BOSS))
+    gw.send(staff_mail(digest, f"/release {number + 100}", sender=BOSS))
+    gw.settle()
+    agent_receipt = last(gw, AGENT).text()
+    assert "only a manager may register contacts and release held mail" in agent_receipt
+    boss_receipts = [m.text() for m in gw.sink.to(BOSS) if "Not applied" in m.message["Subject"]]
+    assert any("there is no customer account named 'Nowhere Inc'" in t for t in boss_receipts)
+    assert any(f"there is no held mail #{number + 100}" in t for t in boss_receipts)
+    assert tickets(gw) == []
+    with gw.db.read() as session:
+        assert directory.contact_by_email(session, BOB) is None
+
+
+def test_on_a_ticket_these_commands_are_refused(start_gateway, clock):
+    gw = start(start_gateway)
+    t = open_ticket(gw)
+    gw.send(staff_mail(last(gw, BOSS), f"/contact add {BOB} Acme\n\nHello.", sender=BOSS))
+    gw.settle()
+    receipt = last(gw, BOSS).text()
+    assert "/contact is about held mail, not a ticket" in receipt
+    with gw.db.read() as session:
+        assert directory.contact_by_email(session, BOB) is None
+        assert session.get(Ticket, t.id).first_response_at is None  # nothing was relayed
