@@ -18,7 +18,7 @@ from gateway.store.db import Database
 
 ALREADY_TOLD = frozenset({
     "automatic", "bounce", "approval-not-counted", "unverified-staff", "staff-no-ticket",
-    "replayed-staff-mail", "staff-auto-reply",
+    "replayed-staff-mail", "staff-auto-reply", "staff-commands",
 })  # fmt: skip
 LISTED = 50  # rows in one mail; the count says how many more `gateway held list` has
 

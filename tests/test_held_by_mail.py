@@ -60,6 +60,8 @@ def test_a_manager_registers_the_sender_and_releases_their_mail(start_gateway, c
     with gw.db.read() as session:
         bob = directory.contact_by_email(session, BOB)
         assert (bob.role, bob.language) == ("admin", "fr")
+    clock.advance(days=1)  # the manager's own mail is not in the next list
+    assert gw.gw.jobs.run("held-digest") == 0
 
 
 def test_only_a_manager_may_and_every_line_must_hold(start_gateway, clock):
