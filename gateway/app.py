@@ -201,6 +201,8 @@ class Gateway(Serving):
                 ),
                 batch_size=config.processing.batch_size,
                 default_department=config.routing.default_department,
+                routes=config.routing.routes(),
+                calendars=config_timed.calendars(config),
                 mail_limits=MailLimits(
                     max_depth=lim.max_mime_depth,
                     max_parts=lim.max_mime_parts,

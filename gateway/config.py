@@ -123,6 +123,13 @@ class RoutingConfig:
     """Where new tickets go before anyone transfers them ("" = every staff member is told)."""
 
     default_department: str = ""
+    # "billing@support.example=Billing": a new ticket sent to that address starts there
+    addresses: tuple[str, ...] = ()
+
+    def routes(self) -> tuple[tuple[str, str], ...]:
+        """(address, department) pairs, in the order written: the first one mail names wins."""
+        pairs = (entry.partition("=") for entry in self.addresses)
+        return tuple((address.strip().lower(), name.strip()) for address, _, name in pairs)
 
 
 @dataclass(frozen=True)

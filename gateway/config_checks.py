@@ -32,6 +32,7 @@ def validate(config, fail: Fail) -> None:
     for key in ("command_timeout_seconds", "data_timeout_seconds"):
         if getattr(config.smtp, key) < 1:
             fail("smtp", key, "must be at least 1 second")
+    _check_routes(config, fail)
     if not config.database.url.startswith(("sqlite:", "postgresql")):
         fail("database", "url", "must be a sqlite:/// or postgresql+psycopg:// URL")
     if not _known_timezone(config.company.timezone):
@@ -76,3 +77,15 @@ def _known_timezone(name: str) -> bool:
     except Exception:
         return False
     return True
+
+
+def _check_routes(config, fail: Fail) -> None:
+    """Each route names an address the listener accepts (else its mail would get 550) and a
+    department; whether that department exists is known only from the database."""
+    for entry, (address, department) in zip(
+        config.routing.addresses, config.routing.routes(), strict=True
+    ):
+        if "=" not in entry or address.count("@") != 1 or not department:
+            fail("routing", "addresses", f'expected "ADDRESS=DEPARTMENT", got {entry!r}')
+        if address.rpartition("@")[2] not in config.accepted_domains:
+            fail("routing", "addresses", f"{address} is not in one of the gateway's domains")

@@ -7,11 +7,12 @@ the staff involved (the customer's new text on top, then the history).
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 
 from gateway import compose, customer_cc, inline_relay
-from gateway.core import limits, senders
+from gateway.core import limits, senders, sla
 from gateway.core.model import AddToTicket, Envelope, Hold, OpenTicket
 from gateway.core.quotes import message_text
 from gateway.notices import Notices
@@ -28,10 +29,19 @@ class CustomerDesk:
     def __init__(self, notices: Notices, staff_notices: StaffNotices, settings):
         self.notices, self.staff_notices, self.settings = notices, staff_notices, settings
 
-    def _default_department(self, session) -> int | None:
-        name = self.settings.default_department
-        department = staffing.department_by_name(session, name) if name else None
-        return department.id if department else None
+    def _department(self, session, row, mail) -> tuple[int | None, str]:
+        """Where a new ticket starts: the department routed from the first configured address
+        the mail was sent to (envelope, then To and Cc), else the default one."""
+        sent_to = {a.lower() for a in json.loads(row.rcpt_tos)}
+        sent_to.update(a.email.lower() for a in (*mail.to, *mail.cc))
+        names = [name for address, name in self.settings.routes if address in sent_to]
+        for name in [*names, self.settings.default_department]:
+            department = staffing.department_by_name(session, name) if name else None
+            if department is not None:
+                return department.id, department.name
+            if name:
+                log.warning("routing: no department named %r; the default is used", name)
+        return None, ""
 
     def _store_message(self, session, row, mail, ticket_id, author_id, flags, now, verdict,
                        opens_ticket=False):  # fmt: skip
@@ -63,6 +73,11 @@ class CustomerDesk:
 
     def open(self, session, row, mail, decision: OpenTicket, flags, now, verdict) -> int:
         contact = decision.contact
+        department_id, department = self._department(session, row, mail)
+        due = decision.sla_due_at
+        if department.lower() != self.settings.default_department.lower():
+            calendar = self.settings.calendars.for_department(department)
+            due = sla.first_response_due(now, self.settings.policy.first_response_minutes, calendar)
         ticket = repo.create_ticket(
             session,
             subject=decision.subject,
@@ -70,10 +85,10 @@ class CustomerDesk:
             requester_id=contact.id,
             account_id=contact.account_id,
             language=contact.language,
-            department_id=self._default_department(session),
+            department_id=department_id,
             created_at=now,
             updated_at=now,
-            sla_due_at=decision.sla_due_at,
+            sla_due_at=due,
         )
         message = self._store_message(session, row, mail, ticket.id, contact.id, flags, now,
                                       verdict, opens_ticket=True)  # fmt: skip

@@ -23,7 +23,7 @@ from datetime import datetime
 from gateway import card_guard, privacy_requests
 from gateway.approvals import ApprovalDesk
 from gateway.bounce_desk import BounceDesk
-from gateway.core import border, limits, quotes
+from gateway.core import border, limits, quotes, sla
 from gateway.core.model import Envelope, ParsedMail, Policy, Verdict
 from gateway.core.reading import Reading, read_mail
 from gateway.customer_desk import CustomerDesk
@@ -56,6 +56,8 @@ class Settings:
     policy: Policy
     batch_size: int = 64
     default_department: str = ""
+    routes: tuple[tuple[str, str], ...] = ()  # (address, department) for new tickets
+    calendars: sla.Calendars = sla.Calendars()  # each department's opening hours
     mail_limits: limits.MailLimits = limits.MailLimits()
     own_domains: tuple[str, ...] = ()  # the domains mail to the gateway is addressed to
 

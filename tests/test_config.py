@@ -87,6 +87,7 @@ _SPECIAL = {
     "report.day": ("fri", "fri"),
     "report.time": ("09:30", "09:30"),
     "lifecycle.held_digest_time": ("07:45", "07:45"),
+    "routing.addresses": ("billing@support.example=Billing", ("billing@support.example=Billing",)),
     # The signing key must exist: the test's environment holds only the variable naming it
     # (long enough to be a key), and the config file itself is a readable file.
     "web.secret_env": ("GATEWAY_WEB_SECRET_ENV", "GATEWAY_WEB_SECRET_ENV"),

@@ -1,0 +1,73 @@
+"""New tickets start in the department of the address they were sent to (`routing.addresses`,
+"billing@support.example=Billing"), with that department's opening hours for the first
+response; any other address starts in the default department. A route to a department that
+does not exist falls back to the default, and a malformed route stops start-up."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from conftest import add_contact, mail
+from sqlmodel import select
+from test_cli import write_config
+from test_staff_flow import add_staff
+
+from gateway.config import ConfigError, load
+from gateway.store import directory
+from gateway.store.tables import Ticket
+
+ROUTES = ("billing@support.example=Billing", "abuse@support.example=Abuse")
+
+
+@pytest.fixture
+def desk(start_gateway):
+    gw = start_gateway(
+        routing={"default_department": "Support", "addresses": ROUTES},
+        sla={"department_hours": ("Billing: mon-fri 13:00-17:00",)},
+    )
+    add_contact(gw.db, "alice@customer.example", name="Alice")
+    add_staff(gw.db, "agent@support.example", "Sam Agent")
+    add_staff(gw.db, "bill@support.example", "Bill Ing", department="Billing")
+    return gw
+
+
+def newest(gw) -> Ticket:
+    with gw.db.read() as session:
+        return session.exec(select(Ticket).order_by(Ticket.id.desc())).first()
+
+
+def department(gw, ticket: Ticket) -> str:
+    with gw.db.read() as session:
+        return session.get(directory.Department, ticket.department_id).name
+
+
+def test_a_mail_to_billing_starts_in_billing_with_its_hours(desk, clock):
+    desk.send(mail(to="billing@support.example", subject="Invoice", body="Invoice 12 is wrong."))
+    desk.settle()
+    ticket = newest(desk)
+    assert department(desk, ticket) == "Billing"
+    assert ticket.sla_due_at == clock.now.replace(hour=13) + timedelta(hours=1)  # opens at 13:00
+    assert any("Invoice 12" in m.text() for m in desk.sink.to("bill@support.example"))
+    assert desk.sink.to("agent@support.example") == []
+
+    desk.send(mail(subject="Site down", body="My site is down."))
+    desk.settle()
+    ticket = newest(desk)
+    assert department(desk, ticket) == "Support"
+    assert ticket.sla_due_at == clock.now + timedelta(hours=1)
+
+
+def test_a_route_to_a_missing_department_falls_back_to_the_default(desk, caplog):
+    desk.send(mail(to="abuse@support.example", subject="Spam", body="You send spam."))
+    desk.settle()
+    assert department(desk, newest(desk)) == "Support"
+    assert "no department named 'Abuse'" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "entry", ["billing@support.example", "billing@elsewhere.example=Billing", "=Billing"]
+)
+def test_a_bad_route_names_the_key(tmp_path, entry):
+    with pytest.raises(ConfigError, match="routing.addresses"):
+        load(write_config(tmp_path, routing={"addresses": [entry]}), environ={})
