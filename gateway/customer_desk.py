@@ -43,6 +43,14 @@ class CustomerDesk:
                 log.warning("routing: no department named %r; the default is used", name)
         return None, ""
 
+    def _due(self, decided, department: str, now):
+        """The deadline `decide` set by the default department's hours, or by the ticket's own
+        department's, where it keeps its own."""
+        if department.lower() == self.settings.default_department.lower():
+            return decided
+        calendar = self.settings.calendars.for_department(department)
+        return sla.first_response_due(now, self.settings.policy.first_response_minutes, calendar)
+
     def _store_message(self, session, row, mail, ticket_id, author_id, flags, now, verdict,
                        opens_ticket=False):  # fmt: skip
         message_id = mail.message_id
@@ -74,10 +82,7 @@ class CustomerDesk:
     def open(self, session, row, mail, decision: OpenTicket, flags, now, verdict) -> int:
         contact = decision.contact
         department_id, department = self._department(session, row, mail)
-        due = decision.sla_due_at
-        if department.lower() != self.settings.default_department.lower():
-            calendar = self.settings.calendars.for_department(department)
-            due = sla.first_response_due(now, self.settings.policy.first_response_minutes, calendar)
+        due = self._due(decision.sla_due_at, department, now)
         ticket = repo.create_ticket(
             session,
             subject=decision.subject,
@@ -137,7 +142,10 @@ class CustomerDesk:
             )  # fmt: skip
             changes |= {"status": "open", "resolved_at": None}
         if awaits_answer(ticket, decision):
-            changes["reply_due_at"] = decision.reply_due_at
+            department = staffing.department(session, ticket.department_id)
+            changes["reply_due_at"] = self._due(
+                decision.reply_due_at, department.name if department else "", now
+            )
         repo.update_ticket(session, ticket, **changes)
         if decision.automatic:
             return 0

@@ -11,7 +11,7 @@ import pytest
 from conftest import add_contact, mail
 from sqlmodel import select
 from test_cli import write_config
-from test_staff_flow import add_staff
+from test_staff_flow import AUTHSERV, add_staff, last, staff_mail
 
 from gateway.config import ConfigError, load
 from gateway.store import directory
@@ -23,6 +23,7 @@ ROUTES = ("billing@support.example=Billing", "abuse@support.example=Abuse")
 @pytest.fixture
 def desk(start_gateway):
     gw = start_gateway(
+        auth={"trusted_authserv_ids": (AUTHSERV,)},
         routing={"default_department": "Support", "addresses": ROUTES},
         sla={"department_hours": ("Billing: mon-fri 13:00-17:00",)},
     )
@@ -56,6 +57,23 @@ def test_a_mail_to_billing_starts_in_billing_with_its_hours(desk, clock):
     ticket = newest(desk)
     assert department(desk, ticket) == "Support"
     assert ticket.sla_due_at == clock.now + timedelta(hours=1)
+
+
+def test_a_follow_up_in_billing_is_due_by_billings_hours(desk, clock):
+    desk.send(mail(to="billing@support.example", subject="Invoice", body="Invoice 12 is wrong."))
+    desk.settle()
+    ticket = newest(desk)
+    clock.advance(minutes=10)
+    desk.send(
+        staff_mail(last(desk, "bill@support.example"), "Checking.", sender="bill@support.example")
+    )
+    desk.settle()
+    clock.advance(minutes=10)  # 09:20, Billing opens at 13:00
+    desk.send(mail(subject=f"Re: [VB #{ticket.id}] Invoice", body="And invoice 13?"))
+    desk.settle()
+    with desk.db.read() as session:
+        due = session.get(Ticket, ticket.id).reply_due_at
+    assert due == clock.now.replace(hour=14, minute=0)
 
 
 def test_a_route_to_a_missing_department_falls_back_to_the_default(desk, caplog):
