@@ -1,7 +1,8 @@
-"""Held mail handled by mail, as staff work: a manager answers the daily list of held mail
-with `/contact add ADDRESS [ROLE] [LANGUAGE] ACCOUNT` to register a sender and `/release N`
-to have their mail processed again, as `gateway contacts import` and `gateway held release` do
-from a shell.
+"""Held mail and contacts handled by mail, as staff work: a manager answers the daily list of
+held mail with `/contact add ADDRESS [ROLE] [LANGUAGE] ACCOUNT` to register a sender and
+`/release N` to have their mail processed again, and writes `/contact deactivate|activate
+ADDRESS` when someone leaves a customer, as `gateway contacts import|deactivate|activate` and
+`gateway held release` do from a shell.
 
 Managers only: a contact may open tickets for an account and, as its owner or admin, approve
 changes on its servers. The mail must be verified like every staff command (the staff desk
@@ -33,7 +34,7 @@ def wanted(parsed: ParsedCommands) -> bool:
 
 def plan(session, author: Staff, actions) -> tuple[list[Step], list[CommandError]]:
     if author.role != "manager":
-        refused = "only a manager may register contacts and release held mail"
+        refused = "only a manager may register or deactivate contacts and release held mail"
         return [], [CommandError(c.line, refused) for c in actions]
     steps, errors = [], []
     for command in actions:
@@ -60,6 +61,8 @@ def _plan_release(session, command: Command) -> tuple[list[Step], str | None]:
 def _plan_contact(session, command: Command) -> tuple[list[Step], str | None]:
     address = command.argument
     existing = directory.contact_by_email(session, address)
+    if command.option != "add":
+        return ([Step(command)], None) if existing else ([], f"{address} is not a contact")
     if existing is not None:
         return [], f"{address} is already a contact"
     if repo.find_staff(session, address) is not None:
@@ -76,7 +79,9 @@ def apply(session, steps: list[Step], author: Staff, language: str, now: datetim
     returns what was recorded, in words for the receipt."""
     recorded = []
     for step in sorted(steps, key=lambda s: s.command.verb != "contact"):
-        if step.command.verb == "contact":
+        if step.command.verb == "contact" and step.command.option != "add":
+            recorded.append(_set_active(session, step.command, author, now))
+        elif step.command.verb == "contact":
             role, chosen, _ = step.command.value.split(" ", 2)
             contact, _ = directory.upsert_contact(
                 session, email=step.command.argument, name="", account_id=step.account_id,
@@ -92,3 +97,15 @@ def apply(session, steps: list[Step], author: Staff, language: str, now: datetim
             repo.add_event(session, now, "held-released", actor=author.email, detail=detail)
             recorded.append(f"held mail #{held.id} released: it is processed again")
     return recorded
+
+
+def _set_active(session, command: Command, author: Staff, now: datetime) -> str:
+    """As `gateway contacts deactivate|activate`: a contact who left holds nothing more."""
+    active = command.option == "activate"
+    contact, opened = directory.set_contact_active(session, command.argument, active)
+    repo.add_event(session, now, "contact-activated" if active else "contact-deactivated",
+                   actor=author.email, detail={"contact_id": contact.id, "by": "mail"})  # fmt: skip
+    if active:
+        return f"{command.argument} active again"
+    still = f"; tickets they opened, not closed: {opened}" if opened else ""
+    return f"{command.argument} deactivated: their mail is held, none is sent to them{still}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from conftest import add_contact, mail
 from sqlmodel import select
-from test_staff_flow import AUTHSERV, add_staff, last, open_ticket, staff_mail
+from test_staff_flow import AUTHSERV, PASS, add_staff, last, open_ticket, staff_mail
 
 from gateway.store import directory
 from gateway.store.tables import Quarantine, Ticket
@@ -73,7 +73,9 @@ def test_only_a_manager_may_and_every_line_must_hold(start_gateway, clock):
     gw.send(staff_mail(digest, f"/release {number + 100}", sender=BOSS))
     gw.settle()
     agent_receipt = last(gw, AGENT).text()
-    assert "only a manager may register contacts and release held mail" in agent_receipt
+    assert "only a manager may register or deactivate contacts and release held mail" in (
+        agent_receipt
+    )
     boss_receipts = [m.text() for m in gw.sink.to(BOSS) if "Not applied" in m.message["Subject"]]
     assert any("there is no customer account named 'Nowhere Inc'" in t for t in boss_receipts)
     assert any(f"there is no held mail #{number + 100}" in t for t in boss_receipts)
@@ -92,3 +94,28 @@ def test_on_a_ticket_these_commands_are_refused(start_gateway, clock):
     with gw.db.read() as session:
         assert directory.contact_by_email(session, BOB) is None
         assert session.get(Ticket, t.id).first_response_at is None  # nothing was relayed
+
+
+def from_boss(subject: str, body: str):
+    """A verified mail of the manager's own, naming no ticket."""
+    message = mail(sender=f"Bea Boss <{BOSS}>", subject=subject, body=body)
+    message["Authentication-Results"] = PASS
+    return message
+
+
+def test_a_manager_deactivates_a_contact_who_left_by_mail(start_gateway, clock):
+    gw = start(start_gateway)
+    t = open_ticket(gw)
+    gw.send(from_boss("Alice left Acme", "/contact deactivate Alice@Customer.example"))
+    gw.settle()
+    [receipt] = [m.text() for m in gw.sink.to(BOSS) if "Done:" in m.message["Subject"]]
+    assert (
+        f"alice@customer.example deactivated: their mail is held, none is sent to them; "
+        f"tickets they opened, not closed: [{t.id}]" in " ".join(receipt.split())
+    )
+    with gw.db.read() as session:
+        assert directory.contact_by_email(session, "alice@customer.example").active is False
+    gw.send(from_boss("Back", "/contact activate alice@customer.example"))
+    gw.settle()
+    with gw.db.read() as session:
+        assert directory.contact_by_email(session, "alice@customer.example").active is True

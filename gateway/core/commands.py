@@ -48,7 +48,8 @@ USAGE = {
     "ask-permission": "/ask-permission WHAT WE WANT TO DO AND WHY",
     "privacy": "/privacy export|erase ADDRESS, /privacy correct ADDRESS name NEW NAME|language "
     + "|".join(LANGUAGES),
-    "contact": "/contact add ADDRESS [owner|admin|user] [en|fr] ACCOUNT",
+    "contact": "/contact add ADDRESS [owner|admin|user] [en|fr] ACCOUNT, "
+    "/contact deactivate|activate ADDRESS",
     "release": "/release HELD-NUMBER ...",
 }
 _LINE = re.compile(r"^/([a-z-]+)\b\s*(.*)$", re.IGNORECASE)
@@ -172,7 +173,10 @@ def _parse_contact(line: str, argument: str) -> tuple[Command | None, CommandErr
     hold spaces; the role is `user` and the language the company's unless given."""
     words = argument.split()
     usage = CommandError(line, f"usage: {USAGE['contact']}")
-    if len(words) < 3 or words[0].lower() != "add" or words[1].count("@") != 1:
+    action = words[0].lower() if words else ""
+    if action in ("deactivate", "activate") and len(words) == 2 and words[1].count("@") == 1:
+        return Command("contact", words[1].strip("<>").lower(), action, line=line), None
+    if len(words) < 3 or action != "add" or words[1].count("@") != 1:
         return None, usage
     address, rest = words[1].strip("<>").lower(), words[2:]
     role = rest.pop(0).lower() if rest[0].lower() in ROLES else "user"
