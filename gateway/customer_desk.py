@@ -21,6 +21,7 @@ from gateway.staff_notices import StaffNotices
 from gateway.store import repeats, repo, spool, staffing
 
 log = logging.getLogger(__name__)
+_MISSING: set[str] = set()  # departments named by routing that do not exist, logged once
 # The hourly cap on notices to strangers is noted once in this long.
 NOTICE_CAP_WINDOW = timedelta(hours=1)
 
@@ -39,7 +40,8 @@ class CustomerDesk:
             department = staffing.department_by_name(session, name) if name else None
             if department is not None:
                 return department.id, department.name
-            if name:
+            if name and name not in _MISSING:  # said once a process: the log is for a person
+                _MISSING.add(name)
                 log.warning("routing: no department named %r; the default is used", name)
         return None, ""
 
