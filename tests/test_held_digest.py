@@ -27,15 +27,17 @@ def test_the_days_held_mail_is_listed_to_the_managers_once(gateway, clock):
     add_contact(gateway.db, "ops@customer.example")
     with gateway.db.write() as session:
         directory.set_contact_active(session, "alice@customer.example", False)
-    # Monday 23 November, 09:00 (the company's time zone is UTC here): three mails held
+    # Monday 23 November, 09:00 (the company's time zone is UTC here): four mails held
     assert send(gateway, stranger_mail()) == 250
     assert send(gateway, mail(body="I left Acme, but still."), mail_from="alice@customer.example")
     vacation = mail(sender="ops@customer.example", body="I am away.", Auto_Submitted="auto-replied")
     assert send(gateway, vacation, mail_from="ops@customer.example") == 250
+    away = stranger_mail(sender="away@elsewhere.example", Auto_Submitted="auto-replied")
+    assert send(gateway, away, mail_from="away@elsewhere.example") == 250
     gateway.settle()
     with gateway.db.read() as session:
         reasons = sorted(q.reason for q in session.exec(select(Quarantine)))
-    assert reasons == ["automatic", "contact-deactivated", "unknown-sender"]
+    assert reasons == ["automatic", "automatic", "contact-deactivated", "unknown-sender"]
 
     assert gateway.gw.jobs.run("held-digest") == 0  # Monday's list (Sunday 08:00 on): empty
     clock.advance(hours=22, minutes=30)  # Tuesday 07:30: not yet
@@ -50,7 +52,8 @@ def test_the_days_held_mail_is_listed_to_the_managers_once(gateway, clock):
     assert "1 x sender is not a registered contact" in text
     assert "1 x sender is a deactivated contact" in text
     assert STRANGER in text and "alice@customer.example" in text
-    assert "ops@customer.example" not in text  # a contact's auto-reply needs no one
+    assert "ops@customer.example" not in text  # auto-replies need no one
+    assert "away@elsewhere.example" not in text
     assert "gateway held release ID" in text
     for secret in (CANARY_SUBJECT, CANARY_BODY, "I left Acme"):
         assert secret not in text

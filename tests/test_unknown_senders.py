@@ -151,7 +151,7 @@ def test_automatic_mail_from_a_stranger_is_never_answered(gateway, headers, enve
     assert gateway.sink.received == []
     with gateway.db.read() as session:
         [held] = spool.list_quarantine(session, 10)
-    assert held.reason == "unknown-sender" and "automatic" in held.detail
+    assert held.reason == "automatic" and "not a registered contact" in held.detail
     assert count(gateway.db, Ticket) == 0
 
 

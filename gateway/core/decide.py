@@ -63,8 +63,8 @@ def decide(inp: DecisionInput) -> Decision:
     reason, detail = "unknown-sender", "sender is not a registered contact"
     if sender.contact is not None and not sender.contact.active:
         reason, detail = "contact-deactivated", "sender's contact was deactivated"
-    if auto_reason is not None:
-        detail += f"; automatic mail ({auto_reason}), not answered"
+    if auto_reason is not None:  # nobody wrote it: no one need look (the held list skips it)
+        reason, detail = "automatic", f"{detail}; automatic mail ({auto_reason}), not answered"
     if capped:
         detail += "; not answered: the hourly cap on notices to unknown senders was reached"
     return Hold(reason=reason, detail=detail, notify_stranger=notify and not capped,
