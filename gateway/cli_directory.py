@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gateway import cli_privacy
+from gateway import cli_privacy, held_commands
 from gateway.app import Gateway, utc_now
 from gateway.cli_output import emit
 from gateway.contacts_import import read_contacts
@@ -181,12 +181,10 @@ def _contacts_activate(gw: Gateway, args) -> int:
 def _contacts_set_active(gw: Gateway, email: str, active: bool) -> int:
     now, actor = gw.clock(), cli_privacy.os_actor()
     with gw.db.write() as session:
-        contact, opened = directory.set_contact_active(session, email, active)
+        contact, opened = held_commands.set_contact_active(session, email, active, actor, now)
         if contact is None:
             print(f"no contact {email}", file=sys.stderr)
             return 1
-        repo.add_event(session, now, "contact-activated" if active else "contact-deactivated",
-                       actor=actor, detail={"contact_id": contact.id})  # fmt: skip
     print(f"contact {email.lower()} {'active' if active else 'deactivated'}")
     if opened and not active:
         print(f"tickets they opened, not closed (replies reach only those in copy): {opened}")

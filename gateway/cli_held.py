@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import sys
 
-from gateway import cli_privacy
+from gateway import cli_privacy, held_commands
 from gateway.app import Gateway
 from gateway.cli_output import emit
-from gateway.store import repo, spool
+from gateway.store import spool
 
 
 def add_commands(sub, command) -> None:
@@ -76,9 +76,6 @@ def _release(gw: Gateway, args) -> int:
                 print(f"#{held_id}: no such held mail", file=sys.stderr)
                 failures += 1
                 continue
-            held, inbound = found
-            detail = {"inbound_id": inbound.id, "reason": held.reason, "held_at": held.created_at}
-            spool.release_held(session, held, inbound)
-            repo.add_event(session, now, "held-released", actor=actor, detail=detail)
+            held_commands.release(session, *found, actor, now)
             print(f"#{held_id}: released; the processor takes it again (gateway inbound list)")
     return 1 if failures else 0

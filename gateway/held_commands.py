@@ -91,20 +91,33 @@ def apply(session, steps: list[Step], author: Staff, language: str, now: datetim
                            detail={"contact_id": contact.id, "by": "mail"})  # fmt: skip
             recorded.append(f"{step.command.argument} registered ({role})")
         else:
-            held, inbound = step.held, step.inbound
-            detail = {"inbound_id": inbound.id, "reason": held.reason, "held_at": held.created_at}
-            spool.release_held(session, held, inbound)
-            repo.add_event(session, now, "held-released", actor=author.email, detail=detail)
-            recorded.append(f"held mail #{held.id} released: it is processed again")
+            release(session, step.held, step.inbound, author.email, now)
+            recorded.append(f"held mail #{step.held.id} released: it is processed again")
     return recorded
+
+
+def release(session, held: Quarantine, inbound: Inbound, actor: str, now: datetime) -> None:
+    """Held mail back to pending, with the event saying who released it and why it had been
+    held: the one way, by mail and by `gateway held release`."""
+    detail = {"inbound_id": inbound.id, "reason": held.reason, "held_at": held.created_at}
+    spool.release_held(session, held, inbound)
+    repo.add_event(session, now, "held-released", actor=actor, detail=detail)
+
+
+def set_contact_active(session, email: str, active: bool, actor: str, now: datetime, **detail):
+    """A contact on or off, with its event: the one way, by mail and by `gateway contacts`.
+    Returns the contact (None if unknown) and the tickets they opened, not closed."""
+    contact, opened = directory.set_contact_active(session, email, active)
+    if contact is not None:
+        repo.add_event(session, now, "contact-activated" if active else "contact-deactivated",
+                       actor=actor, detail={"contact_id": contact.id, **detail})  # fmt: skip
+    return contact, opened
 
 
 def _set_active(session, command: Command, author: Staff, now: datetime) -> str:
     """As `gateway contacts deactivate|activate`: a contact who left holds nothing more."""
     active = command.option == "activate"
-    contact, opened = directory.set_contact_active(session, command.argument, active)
-    repo.add_event(session, now, "contact-activated" if active else "contact-deactivated",
-                   actor=author.email, detail={"contact_id": contact.id, "by": "mail"})  # fmt: skip
+    _, opened = set_contact_active(session, command.argument, active, author.email, now, by="mail")
     if active:
         return f"{command.argument} active again"
     still = f"; tickets they opened, not closed: {opened}" if opened else ""
