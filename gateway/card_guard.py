@@ -6,7 +6,8 @@ bytes as received stay sealed in the spool only while the message waits to be pr
 (or fails, for replay); once it is done they are replaced by the copy `card_mail.redacted_raw`
 builds (unchanged bytes when no card number was found), sealed under the sender's key, and the
 SHA-256 of the original is recorded. Staff see a `card-number-redacted` event; the customer gets
-one notice per ticket saying the number was removed and must never be sent by mail.
+one notice per ticket saying the number was removed and must never be sent by mail, and one for
+each mail whose attached PDF was not kept (they have to send it again).
 """
 
 from __future__ import annotations
@@ -35,23 +36,29 @@ def settle(session, notices, row, reading: Reading, now: datetime) -> tuple[int,
     repo.add_event(
         session, now, "card-number-redacted", ticket_id=ticket_id,
         detail={"inbound_id": row.id, "cards": reading.cards + reading.header_cards,
-                "security_codes": reading.codes},
+                "security_codes": reading.codes, "files_removed": reading.removed_files},
     )  # fmt: skip
     if message is None or author is None or "automatic" in message.flags:
         return 0, values  # staff, unknown senders and auto-replies get no notice
-    return _notice(session, notices, message, author, now), values
+    return _notice(session, notices, message, author, reading.removed_files, now), values
 
 
-def _notice(session, notices, message, contact_id: int, now: datetime) -> int:
+def _notice(session, notices, message, contact_id: int, removed: int, now: datetime) -> int:
+    # One notice per ticket: a reply quoting the number is not told again. A file not kept is
+    # told of each time, as the customer has to send it again.
     key = f"card-notice:ticket:{message.ticket_id}"
-    if privacy_rows.outbox_key_taken(session, key):
-        return 0  # one notice per ticket: a reply quoting the number is not told again
+    if removed:
+        key = f"card-notice:message:{message.id}"
+    elif privacy_rows.outbox_key_taken(session, key):
+        return 0
     ticket = repo.get_ticket(session, message.ticket_id)
     contact = repo.contact_by_id(session, contact_id)
     company, lang = notices.company, notices.language(contact.language)
     tag = threads.subject_tag(company.tag, ticket.id)
     # Nothing the mail said is repeated: the sender may not be who the From line claims.
-    rendered = notices.renderer.render("card_notice", lang, {"tag": tag, "company": company.name})
+    rendered = notices.renderer.render(
+        "card_notice", lang, {"tag": tag, "company": company.name, "removed": removed}
+    )
     draft = company.draft_to(
         contact.email,
         contact.name,

@@ -26,6 +26,7 @@ class Reading:
     original_sha256: str = ""
     own_words: quotes.NewText | None = None  # the new text of the (masked) mail
     privacy_kind: str | None = None  # "export", "erase" ... when it asks about personal data
+    removed_files: int = 0  # attachments not kept: a PDF holding a card number
 
     @property
     def found(self) -> bool:
@@ -48,4 +49,5 @@ def read_mail(raw: bytes, message_id: str) -> Reading:
         hashlib.sha256(raw).hexdigest(),
         own_words,
         privacy_request.detect(mail.subject, own_words.text),
+        finding.removed,
     )
