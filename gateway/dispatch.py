@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from gateway import ratings
+from gateway import history_mail, ratings
 from gateway.approvals import ApprovalDesk
 from gateway.bounce_desk import BounceDesk
 from gateway.core import approvals as approval_rules
@@ -123,6 +123,8 @@ class Dispatcher:
             flags.append("foreign-headers-removed")
         if ratings.record_by_mail(session, mail, decision, sender, now):
             return 0  # a digit answering a satisfaction request: a rating, not a follow-up
+        if history_mail.asked(mail, sender, decision):  # asks the gateway, not a person
+            return history_mail.answer(session, self.customers.notices, row, sender, decision, now)
         if isinstance(decision, OpenTicket):
             return self.customers.open(session, row, mail, decision, flags, now, verdict)
         if isinstance(decision, AddToTicket):

@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, or_
 from sqlmodel import Session, col, select
 
 from gateway.core import permissions
 from gateway.core.model import ContactInfo, TicketInfo
 from gateway.store import repo, staffing
-from gateway.store.tables import Account, Contact, Ticket
+from gateway.store.tables import Account, Contact, Ticket, TicketCc
 
 
 def account_by_name(session: Session, name: str) -> Account | None:
@@ -85,3 +85,22 @@ def approvers(session: Session, ticket: Ticket) -> list[ContactInfo]:
             ):
                 found.append(contact)
     return found
+
+
+def visible_tickets(session: Session, contact: ContactInfo, limit: int) -> list[Ticket]:
+    """The latest tickets a contact may read and answer: those they opened or are copied on,
+    and for owners and admins every ticket of their account and of its clients."""
+    mine = or_(
+        col(Ticket.requester_id) == contact.id,
+        col(Ticket.id).in_(select(TicketCc.ticket_id).where(TicketCc.contact_id == contact.id)),
+    )
+    if contact.role in permissions.MANAGERS:
+        served = [contact.account_id, *(a.id for a in clients_of(session, contact.account_id))]
+        mine = or_(mine, col(Ticket.account_id).in_(served))
+    query = (
+        select(Ticket)
+        .where(mine, col(Ticket.merged_into_id).is_(None))
+        .order_by(col(Ticket.id).desc())
+        .limit(limit)
+    )
+    return list(session.exec(query))
