@@ -2,9 +2,11 @@
 
 A customer may ask by mail for a copy of their data, a correction (name, language) or erasure
 (`core/privacy_request.py` recognises the phrasings). The mail opens or joins a ticket as usual;
-the gateway records a `privacy-request` event and tells the staff involved what to do. Nothing is
-exported, changed or erased on the mail alone: a From line proves nothing, so a staff member
-verifies the requester first, then approves on the ticket with
+the gateway records a `privacy-request` event and tells the staff involved what to do. A copy of
+one's own data asked for in a verified mail is mailed at once to the address on file (only its
+holder can send verified mail from it, and only it receives the copy). Nothing else is changed or
+erased on the mail alone: a From line proves nothing, and an erasure cannot be undone, so a staff
+member verifies the requester first, then approves on the ticket with
 `/privacy export|erase ADDRESS` or `/privacy correct ADDRESS name NEW NAME|language fr`, where
 ADDRESS must be the ticket's requester. The result is mailed only to the address on file.
 """
@@ -15,7 +17,7 @@ from datetime import datetime
 
 from gateway import compose, outbox, privacy
 from gateway.core import threads
-from gateway.store import repo
+from gateway.store import privacy_rows, repo
 
 HOW_TO = (
     "The gateway recognised a {kind} request (its From line is not proof of identity: "
@@ -25,11 +27,21 @@ HOW_TO = (
     "  /privacy correct {address} name NEW NAME\n  /privacy correct {address} language en|fr\n"
     "The result is mailed only to {address}. Nothing happens until you do."
 )
+SELF_SERVED = (
+    "The request asked for a copy of the requester's own data, in a mail verified as sent from "
+    "{address} ({verdict}), so the copy was mailed to that address, the one on file, by itself "
+    "({sent} mail; none when one went out already today). Nothing else was done; for a "
+    "correction or an erasure they must ask again, and you verify and approve as usual."
+)
+SELF_SERVICE = "self-service:verified-mail"  # the audit log's actor for such an export
 
 
-def settle(session, staff_notices, row, kind: str | None, now: datetime) -> int:
+def settle(session, notices, staff_notices, row, kind: str | None, verified: bool,
+           now: datetime) -> int:  # fmt: skip
     """After a customer's mail was applied: if it is a privacy request (`kind`, found as the
-    mail was read: `core.reading`), say so to staff."""
+    mail was read: `core.reading`), say so to staff. A copy of one's own data asked for in a
+    verified mail is mailed at once (self-service): it goes only to the address on file, which
+    the verified sender holds; correction and erasure still wait for staff."""
     if kind is None:
         return 0
     message = repo.message_for_inbound(session, row.id)
@@ -42,13 +54,34 @@ def settle(session, staff_notices, row, kind: str | None, now: datetime) -> int:
     repo.add_event(session, now, "privacy-request", ticket_id=ticket.id, actor=contact.email,
                    detail={"kind": kind, "inbound_id": row.id})  # fmt: skip
     verdict = getattr(message, "auth_verdict", "none")
-    sent = staff_notices.notify_staff(
-        session, ticket, involved_staff(session, ticket),
-        headline=f"Privacy request ({kind}) from {contact.email}: verify before approving",
-        text=HOW_TO.format(kind=kind, verdict=verdict, address=contact.email),
+    if kind == "export" and verified:
+        sent = _export_now(session, notices, ticket, contact, now)
+        headline = f"Privacy request (export) from {contact.email}: answered by itself"
+        text = SELF_SERVED.format(address=contact.email, verdict=verdict, sent=sent)
+    else:
+        sent = 0
+        headline = f"Privacy request ({kind}) from {contact.email}: verify before approving"
+        text = HOW_TO.format(kind=kind, verdict=verdict, address=contact.email)
+    told = staff_notices.notify_staff(
+        session, ticket, involved_staff(session, ticket), headline=headline, text=text,
         internal=False, kind="staff-privacy-request", now=now,
     )  # fmt: skip
-    return len(sent)
+    return sent + len(told)
+
+
+def _export_now(session, notices, ticket, contact, now: datetime) -> int:
+    """One copy a day at most: a verified sender asking again gets nothing more that day."""
+    key = f"privacy-export:{contact.id}:{now:%Y%m%d}"
+    if privacy_rows.outbox_key_taken(session, key):
+        return 0
+    archive = privacy.export_archive(session, contact, now)
+    privacy.audit(session, now, SELF_SERVICE, "export", contact_id=contact.id,
+                  ticket_id=ticket.id)  # fmt: skip
+    attachment = compose.OutgoingAttachment("personal-data.zip", "application/zip", archive)
+    lang = contact.language if contact.language in ("en", "fr") else notices.company.language
+    _mail(session, notices, ticket.id, ticket, contact.email, lang, "privacy_export", {},
+          (attachment,), now, dedupe_key=key)  # fmt: skip
+    return 1
 
 
 def check(session, ticket, command) -> tuple[int | None, str | None]:
@@ -94,7 +127,8 @@ def carry_out(session, notices, ticket, author, step, outcome, now: datetime) ->
     outcome.customer_told = True
 
 
-def _mail(session, notices, ticket_id, ticket, address, lang, template, extra, attachments, now):
+def _mail(session, notices, ticket_id, ticket, address, lang, template, extra, attachments, now,
+          dedupe_key: str | None = None):  # fmt: skip
     company = notices.company
     tag = threads.subject_tag(company.tag, ticket.id)
     rendered = notices.renderer.render(template, lang, {"tag": tag, "company": company.name,
@@ -112,4 +146,4 @@ def _mail(session, notices, ticket_id, ticket, address, lang, template, extra, a
     )
     outbox.enqueue(session, draft, kind=f"privacy-{extra.get('action', 'export')}",
                    ticket_id=ticket_id, envelope_from=company.bounce_address, now=now,
-                   message_domain=company.domain)  # fmt: skip
+                   message_domain=company.domain, dedupe_key=dedupe_key)  # fmt: skip

@@ -236,7 +236,8 @@ class Processor:
         noticed, kept = card_guard.settle(session, self.notices, row, item.reading, now)
         queued += noticed
         kind = item.reading.privacy_kind
-        queued += privacy_requests.settle(session, self.staff_notices, row, kind, now)
+        queued += privacy_requests.settle(session, self.notices, self.staff_notices, row, kind,
+                                          item.verdict.verified, now)  # fmt: skip
         spool.finish_inbound(session, row, "done", now, None, kept)  # with the raw copy kept
         return queued
 

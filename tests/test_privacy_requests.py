@@ -1,5 +1,6 @@
-"""Privacy requests by mail: recognised and shown to staff, never acted on by themselves; staff
-approve with /privacy on the ticket, and the result goes only to the requester's address."""
+"""Privacy requests by mail: recognised and shown to staff; a copy of one's own data asked for
+in a verified mail is mailed at once, anything else waits for staff to approve with /privacy on
+the ticket, and the result goes only to the requester's address."""
 
 from __future__ import annotations
 
@@ -139,3 +140,50 @@ def test_approved_correction_changes_the_name_and_logs_no_name(desk):
     with desk.db.read() as session:
         details = " ".join(session.exec(select(Event.detail)).all())
     assert "Alice Martin" not in details
+
+
+VERIFIED = (
+    f"{AUTHSERV}; dkim=pass header.d=customer.example; dmarc=pass header.from=customer.example"
+)
+
+
+def exports_to(gw, address) -> list:
+    return [m for m in gw.sink.to(address) if any(
+        p.get_filename() == "personal-data.zip" for p in m.message.iter_attachments())]  # fmt: skip
+
+
+def test_a_verified_request_for_a_copy_is_answered_at_once_once_a_day(desk, clock):
+    desk.send(mail(subject="My data", body="Could I get a copy of my data?",
+                   Authentication_Results=VERIFIED))  # fmt: skip
+    desk.settle()
+    [export] = exports_to(desk, ALICE)
+    [part] = list(export.message.iter_attachments())
+    document = json.loads(zipfile.ZipFile(io.BytesIO(part.get_content())).read("contact.json"))
+    assert document["contact"]["name"] == "Alice Liddell"
+    told = last(desk, "agent@support.example").text()
+    assert "answered by itself" in told and "/privacy export" not in told
+    with desk.db.read() as session:
+        audit = session.exec(select(Event).where(Event.kind == "personal-data-access")).one()
+    assert audit.actor == "self-service:verified-mail"
+    desk.send(mail(subject="My data again", body="Export my data please.",
+                   Authentication_Results=VERIFIED))  # fmt: skip
+    desk.settle()
+    assert len(exports_to(desk, ALICE)) == 1  # once a day
+    clock.advance(days=1)
+    desk.send(mail(subject="My data", body="Export my data please.",
+                   Authentication_Results=VERIFIED))  # fmt: skip
+    desk.settle()
+    assert len(exports_to(desk, ALICE)) == 2
+
+
+def test_an_unverified_request_for_a_copy_and_a_verified_erasure_wait_for_staff(desk):
+    desk.send(mail(subject="My data", body="Could I get a copy of my data?"))
+    desk.send(mail(subject="Forget me", body="Please delete my data.",
+                   Authentication_Results=VERIFIED))  # fmt: skip
+    desk.settle()
+    assert exports_to(desk, ALICE) == []
+    assert alice(desk).erased_at is None
+    told = [
+        m.text() for m in desk.sink.to("agent@support.example") if "Privacy request" in m.text()
+    ]
+    assert len(told) == 2 and all("verify before approving" in t for t in told)
