@@ -109,8 +109,11 @@ def _redact_part_headers(part: Message) -> int:
         if name.lower() == "content-type":  # its one free-text parameter is the file's name
             masked = cards.redact_filename(str(part.get_param("name", "")))
             part.set_param("name", masked.text)
-        else:
-            part.replace_header(name, email.header.Header(result.text, "utf-8").encode())
+        else:  # plain ASCII stays plain: an encoded word in Content-Disposition breaks it
+            masked = result.text
+            if not masked.isascii():
+                masked = email.header.Header(masked, "utf-8").encode()
+            part.replace_header(name, masked)
     return found
 
 
@@ -140,6 +143,8 @@ def _set_payload(part: Message, data: bytes, content_type: str, filename: str | 
     )
     if filename:
         part.set_param("name", filename)
+        if part["Content-Disposition"] is not None:
+            part.set_param("filename", filename, header="Content-Disposition")
     part.set_payload(data)
     encode_base64(part)
 
