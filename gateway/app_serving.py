@@ -125,6 +125,7 @@ class Serving:
                 self.config.smtp.max_connections, self.config.smtp.max_connections_per_ip
             ),
             max_header_bytes=self.config.smtp.max_header_bytes,
+            max_bytes_in_flight=self.config.smtp.max_bytes_in_flight,
         )
         self.controller = smtp_in.make_controller(
             handler,

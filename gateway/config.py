@@ -47,6 +47,7 @@ class SmtpConfig:
     max_recipients: int = 100
     max_received_headers: int = 50
     max_header_bytes: int = 262_144  # the header block; beyond, 552
+    max_bytes_in_flight: int = 268_435_456  # of messages being received, all sessions; 0: none
     processes: int = 1  # listener processes sharing the port (SO_REUSEPORT)
     max_connections: int = 500  # open at once, per listener process; 0: no cap
     max_connections_per_ip: int = 50  # from one client address, per listener process; 0: none

@@ -18,9 +18,10 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import MISSING, SMTP
 
 from gateway.core.model import Envelope
+from gateway.edges import smtp_data
 from gateway.edges.smtp_gate import ConnectionGate, peer_address
 from gateway.intake import RawMail
 
@@ -39,6 +40,14 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_PATH = re.compile(
     rf"[ \t]*<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>[ \t]*([^(]*)"
 )
+_NO_BUDGET = smtp_data.DataBudget(0)
+_DATA_REFUSALS = {
+    smtp_data.Ending.LINE_TOO_LONG: "500 Line too long (see RFC5321 4.5.3.1.6)",
+    smtp_data.Ending.TOO_BIG: "552 Error: Too much mail data",  # put in plain words by push
+    smtp_data.Ending.TOO_BUSY: (
+        "452 4.3.1 Too much mail is arriving at once; please try again in a few minutes"
+    ),
+}
 _HEADER_TOO_BIG = (
     "552 5.3.4 The message's header is over {limit} bytes; this address cannot accept it"
 )
@@ -61,10 +70,47 @@ class Listener(SMTP):
         dripping a command, or idle, is cut off); a whole message gets `data_timeout`."""
         self._reset_timeout(self.data_timeout)
         try:
-            await super().smtp_DATA(arg)
+            await self._data(arg)
         finally:
             if self.transport is not None:  # the next command has the command's deadline
                 self._reset_timeout()
+
+    async def _data(self, arg: str) -> None:
+        """aiosmtpd's DATA (its checks, its replies), with the message read by `smtp_data`:
+        into one buffer, within the budget of bytes all sessions may hold (bytes, never
+        decoded: the listener is built with `decode_data=False`)."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        budget = getattr(self.event_handler, "data_budget", _NO_BUDGET)
+        try:
+            received = await smtp_data.read_message(
+                self._reader, self.data_size_limit, self.line_length_limit, budget,
+                lambda: self.transport is not None,
+            )  # fmt: skip
+        except asyncio.CancelledError:  # the connection was reset during DATA
+            self._writer.close()
+            raise
+        try:
+            refusal = _DATA_REFUSALS.get(received.ending)
+            if refusal is not None:
+                self._set_post_data_state()
+                await self.push(refusal)
+                return
+            if received.ending is smtp_data.Ending.CLOSED:
+                return
+            self.envelope.content = self.envelope.original_content = received.content
+            status = await self._call_handler_hook("DATA")
+            self._set_post_data_state()
+            await self.push("250 OK" if status is MISSING else status)
+        finally:
+            budget.give_back(received.held)
 
     def _timeout_cb(self) -> None:
         """Say why before closing (RFC 5321 4.2.2: 421, the service closing the channel)."""
@@ -176,6 +222,7 @@ class InboundHandler:
         max_received_headers: int,
         gate: ConnectionGate | None = None,
         max_header_bytes: int = 262_144,
+        max_bytes_in_flight: int = 0,
     ):
         self.submit = submit
         self.accepted_domains = {d.lower() for d in accepted_domains}
@@ -183,6 +230,7 @@ class InboundHandler:
         self.max_received_headers = max_received_headers
         self.max_header_bytes = max_header_bytes
         self.gate = gate
+        self.data_budget = smtp_data.DataBudget(max_bytes_in_flight)
         self._replies: _Replies | None = None
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
