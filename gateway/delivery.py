@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from gateway.core import bounces
-from gateway.errors import PermanentFailure, TemporaryFailure
+from gateway.errors import PermanentFailure, TemporaryFailure, without_message
 from gateway.store import mailflow, outbox_rows, repo
 from gateway.store.db import Database
 from gateway.store.tables import Outbox
@@ -128,7 +128,8 @@ class Delivery:
         except PermanentFailure as error:
             return _Outcome(outbox_id, lifetime_from, permanent=str(error))
         except Exception as error:  # an unexpected sender bug must not lose the row
-            log.exception("delivery of outbox row %s failed unexpectedly", outbox_id)
+            log.error("delivery of outbox row %s failed unexpectedly: %s", outbox_id,
+                      without_message(error))  # fmt: skip
             return _Outcome(outbox_id, lifetime_from, temporary=f"{type(error).__name__}: {error}")
         return _Outcome(outbox_id, lifetime_from)
 
@@ -185,5 +186,6 @@ class Delivery:
         try:
             with session.begin_nested():
                 self.on_given_up(session, row, reason, now)
-        except Exception:
-            log.exception("outbox row %s: the staff could not be told it was given up", row.id)
+        except Exception as error:
+            log.error("outbox row %s: the staff could not be told it was given up: %s", row.id,
+                      without_message(error))  # fmt: skip

@@ -16,6 +16,7 @@ from datetime import datetime, time, timedelta
 from gateway import held_digest, sla_clock
 from gateway.complaint_desk import ComplaintDesk
 from gateway.core import sla as sla_rules
+from gateway.errors import without_message
 from gateway.staff_notices import StaffNotices
 from gateway.store import repo, spool, staffing, timed
 from gateway.store.db import Database, StoreUnavailable
@@ -242,7 +243,7 @@ class Runner:
                     log.warning("jobs: database unavailable, will retry: %s", error)
                 self._outage = True
                 return done
-            except Exception:
-                log.exception("job %s failed", name)
+            except Exception as error:
+                log.error("job %s failed: %s", name, without_message(error))
         self._outage = False
         return done

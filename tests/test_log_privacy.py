@@ -45,3 +45,29 @@ def test_a_failure_applying_mail_logs_ids_not_personal_data(gateway, tmp_path, c
     assert {r.status for r in rows(gw.db, Inbound)} == {"done"}
     assert [t.subject for t in rows(gw.db, Ticket)] == ["Zq7-SUBJECT card"]
     assert any("Zq7-SUBJECT" in m.message["Subject"] for m in gw.sink.to(ALICE))  # confirmed
+
+
+class _Exploding:
+    """A mail sender with a bug: its error quotes the recipient, as library errors do."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def send(self, mail_from, rcpts, raw):
+        raise RuntimeError(f"cannot hand over mail for {rcpts[0]}: {raw!r}")
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_an_unexpected_failure_logs_where_it_happened_not_what_it_said(gateway, caplog):
+    caplog.set_level(logging.DEBUG)
+    add_contact(gateway.db, ALICE, name="Alice Canary-Name")
+    gateway.gw.delivery.sender = _Exploding(gateway.gw.delivery.sender)
+    code, _ = send(gateway, mail(subject="Zq7-SUBJECT", body="Zq7-BODY"))
+    assert code == 250
+    gateway.settle()  # the confirmation's delivery meets the bug, and is put off
+    assert "failed unexpectedly: RuntimeError (its message is not logged)" in caplog.text
+    assert "in send" in caplog.text  # the frames say where
+    for canary in CANARIES:
+        assert canary not in caplog.text, canary

@@ -26,7 +26,7 @@ from pathlib import Path
 from imapclient import IMAPClient
 
 from gateway.core.model import Envelope
-from gateway.errors import TemporaryFailure
+from gateway.errors import TemporaryFailure, without_message
 from gateway.intake import Accepted, RawMail
 
 log = logging.getLogger(__name__)
@@ -175,8 +175,9 @@ class Poller:
             except NETWORK_ERRORS as error:
                 if not self._stop.is_set():
                     self._trouble("server", f"{type(error).__name__}: {error}")
-            except Exception:
-                log.exception("imap %s: poller step failed", self.mailbox.name)
+            except Exception as error:
+                log.error("imap %s: poller step failed: %s", self.mailbox.name,
+                          without_message(error))  # fmt: skip
             self._pause()
 
     def _serve(self, client: IMAPClient) -> None:

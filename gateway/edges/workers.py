@@ -14,6 +14,7 @@ from datetime import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from gateway.errors import without_message
 from gateway.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,8 @@ class Worker:
                     log.warning("%s: database unavailable, will retry: %s", self.name, error)
                 self._outage = True
                 return
-            except Exception:
-                log.exception("%s: step failed", self.name)
+            except Exception as error:
+                log.error("%s: step failed: %s", self.name, without_message(error))
                 return
             if self._outage:
                 log.info("%s: database reachable again", self.name)

@@ -16,6 +16,7 @@ from sqlalchemy import exists
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from gateway.errors import without_message
 from gateway.store.tables import Complaint, Event, Message, Rating, Staff, Ticket
 
 log = logging.getLogger(__name__)
@@ -267,6 +268,7 @@ def for_each_ticket(db, ids: list[int], action) -> int:
                     ticket = lock_ticket(session, ticket_id)
                     if ticket is not None and action(session, ticket):
                         done += 1
-            except Exception:
-                log.exception("timed action on ticket %s failed", ticket_id)
+            except Exception as error:
+                log.error("timed action on ticket %s failed: %s", ticket_id,
+                          without_message(error))  # fmt: skip
     return done
