@@ -9,21 +9,22 @@ from pathlib import Path
 from gateway import cli_privacy, held_commands
 from gateway.app import Gateway, utc_now
 from gateway.cli_output import emit
+from gateway.cli_values import address, one_line
 from gateway.contacts_import import read_contacts
 from gateway.store import directory, repo
 
 
 def add_commands(sub, command) -> None:
     group = sub.add_parser("departments", help="departments").add_subparsers()
-    command("add", _department_add, "add a department", group).add_argument("name")
+    command("add", _department_add, "add a department", group).add_argument("name", type=one_line)
     command("list", _department_list, "list departments", group).add_argument(
         "--json", action="store_true"
     )
 
     group = sub.add_parser("staff", help="staff members").add_subparsers()
     p = command("add", _staff_add, "add a staff member", group)
-    p.add_argument("email")
-    p.add_argument("--name", required=True)
+    p.add_argument("email", type=address)
+    p.add_argument("--name", required=True, type=one_line)
     p.add_argument("--department")
     p.add_argument("--manager", action="store_true")
     command("list", _staff_list, "list staff", group).add_argument("--json", action="store_true")

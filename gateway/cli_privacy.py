@@ -13,6 +13,7 @@ import os
 import sys
 
 from gateway import privacy
+from gateway.cli_values import one_line
 from gateway.store import directory
 
 LANGUAGES = ("en", "fr")
@@ -28,7 +29,7 @@ def add_commands(sub, command) -> None:
     p.add_argument("email")
     p = command("correct", _correct, "correct a contact's name or language", group)
     p.add_argument("email")
-    p.add_argument("--name")
+    p.add_argument("--name", type=one_line)
     p.add_argument("--language", choices=LANGUAGES)
 
     group = sub.add_parser("keys", help="the master keys that wrap the data keys")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
+from gateway.cli_values import one_line
 from gateway.core import permissions
 from gateway.core.threads import subject_tag
 from gateway.store import accounts, repo
@@ -18,7 +19,7 @@ from gateway.store import approvals as approval_store
 def add_commands(sub, command) -> None:
     group = sub.add_parser("accounts", help="customer accounts and resellers").add_subparsers()
     p = command("add", _accounts_add, "add an account, optionally a reseller's client", group)
-    p.add_argument("name")
+    p.add_argument("name", type=one_line)
     p.add_argument("--reseller", help="the reseller account this one is a client of")
     p = command("show", _accounts_show, "an account's contacts, roles and clients", group)
     p.add_argument("name")

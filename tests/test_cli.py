@@ -133,6 +133,24 @@ def test_staff_add_refuses_unknown_department_and_duplicates(cfg, capsys):
     assert len(run_json(capsys, cfg, "staff", "list")) == 1
 
 
+def test_names_with_line_breaks_and_bad_addresses_are_refused_where_typed(cfg, capsys):
+    """A name goes into mail headers: a line break in it is refused at the command line
+    (exit 2, a sentence saying why), as the contacts importer refuses it in a CSV row."""
+    for args, why in (
+        (("departments", "add", "Bil\nling"), "line break"),
+        (("staff", "add", "eve@support.example", "--name", "Eve\r\nBcc: x@evil.example"),
+         "line break"),
+        (("staff", "add", "not an address", "--name", "Eve"), "not an e-mail address"),
+        (("accounts", "add", "Acme\u2028Other"), "line break"),
+        (("privacy", "correct", "alice@customer.example", "--name", "A\rB"), "line break"),
+    ):  # fmt: skip
+        with pytest.raises(SystemExit) as exited:
+            main(["--config", str(cfg), *args])
+        assert exited.value.code == 2 and why in capsys.readouterr().err, args
+    assert run_json(capsys, cfg, "staff", "list") == []
+    assert run_json(capsys, cfg, "departments", "list") == []
+
+
 def test_contacts_import_and_list(cfg, tmp_path, capsys):
     csv_file = tmp_path / "contacts.csv"
     csv_file.write_text(
