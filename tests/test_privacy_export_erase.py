@@ -12,7 +12,7 @@ from email import message_from_bytes, policy
 
 import pytest
 from conftest import mail
-from privacy_scan import stored_bytes
+from privacy_scan import readable_text, stored_bytes
 from sqlalchemy import update
 from sqlmodel import select
 from test_cli import cli_config, run_cli, run_json
@@ -20,7 +20,9 @@ from test_privacy_at_rest import CANARIES, make_desk, realistic_run
 from test_staff_flow import last, staff_mail
 
 from gateway.store import directory
+from gateway.store.db import Database
 from gateway.store.tables import DataKey, Event, Outbox, Quarantine, Ticket
+from gateway.store.vault import Vault
 
 ALICE = "alice@customer.example"
 
@@ -152,3 +154,33 @@ def test_unknown_contact_is_refused(desk, tmp_path, capsys, command):
     code, out, err = run_cli(capsys, cli_config(tmp_path, desk), "privacy", command,
                              "nobody@customer.example", *extra)  # fmt: skip
     assert code == 1 and "no contact nobody@customer.example" in err
+
+
+def test_erasing_a_colleague_leaves_no_copy_of_them_on_the_requesters_ticket(
+    desk, tmp_path, capsys
+):
+    """Bob wrote on Alice's ticket: the mail about it (the staff notification quoting him)
+    is sealed under Alice's key, which lives on. Erasing Bob lets those copies go too, and
+    Alice's own data stays."""
+    number = realistic_run(desk)
+    bob = "bob@customer.example"
+    with desk.db.write() as session:  # one copy naming Bob was given up: it must not go again
+        given_up = [row.id for row in session.exec(select(Outbox).where(Outbox.ticket_id == number))
+                    if bob.encode() in row.raw]  # fmt: skip
+        session.execute(update(Outbox).where(Outbox.id == given_up[0])
+                        .values(status="failed", last_error="550 gone"))  # fmt: skip
+    readable = readable_text(desk.db)
+    assert bob in readable and CANARIES["colleague"] in readable
+    cfg = cli_config(tmp_path, desk)
+    code, out, err = run_cli(capsys, cfg, "privacy", "erase", bob)
+    assert code == 0, err
+    # read as a process started now would (the running one may hold Bob's key in memory)
+    fresh = Database(desk.config.database.url,
+                     vault=Vault(desk.config.path(desk.config.privacy.key_file)))  # fmt: skip
+    readable = readable_text(fresh)
+    assert bob not in readable.lower() and CANARIES["colleague"] not in readable
+    for alices in ("subject", "body", "reply", "follow_up"):
+        assert CANARIES[alices] in readable, alices
+    assert run_cli(capsys, cfg, "outbox", "retry")[0] == 0
+    with desk.db.read() as session:
+        assert session.get(Outbox, given_up[0]).status == "failed"  # nothing left to send

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, or_, update
 from sqlmodel import Session, col, select
 
 from gateway.store import sealing
+from gateway.store.erasure_copies import FORGOTTEN
 from gateway.store.tables import Outbox
 
 LEASE = timedelta(minutes=5)
@@ -64,7 +65,10 @@ def mark_sent(session: Session, outbox_ids: list[int], now: datetime) -> None:
 
 def retry_failed(session: Session, ids: list[int] | None, now: datetime) -> list[Outbox]:
     """Put failed rows (all, or those of `ids`) back to be sent now, with a new lifetime."""
-    query = select(Outbox).where(Outbox.status == "failed").order_by(col(Outbox.id))
+    # A row whose bytes were let go (it named a contact erased since) has nothing to send.
+    kept = or_(col(Outbox.last_error).is_(None), Outbox.last_error != FORGOTTEN)
+    query = select(Outbox).where(Outbox.status == "failed", kept)
+    query = query.order_by(col(Outbox.id))
     if ids:
         query = query.where(col(Outbox.id).in_(ids))
     rows = list(session.exec(query))

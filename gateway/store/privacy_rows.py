@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
-from gateway.store import sealing
+from gateway.store import erasure_copies, sealing
 from gateway.store.tables import (
     Account,
     Approval,
@@ -106,7 +106,7 @@ def erase_contact(session: Session, contact: Contact, now: datetime) -> dict:
     """Destroy the contact's data key, so every value sealed under it (their name, address,
     tickets' subjects, messages, attachments, raw mail, mail sent to them) is unreadable in
     this database and in every copy of it; then scrub their address from clear columns."""
-    address = contact.email
+    address, name = contact.email, contact.name
     vault = sealing.vault_of(session)
     conn = session.connection()
     vault.destroy(conn, contact.key_id)
@@ -116,6 +116,7 @@ def erase_contact(session: Session, contact: Contact, now: datetime) -> dict:
     session.flush()
     counts = {"key_destroyed": contact.key_id, **_scrub(session, address, contact.id)}
     counts["approvals"] = _scrub_approvals(session, address, contact.id)
+    counts |= erasure_copies.forget_in_others_tickets(session, contact.id, address, name)
     session.flush()
     session.expire_all()  # rows loaded before hold plain values the key no longer opens
     session.info["rewrite_file"] = True  # see Database.write
