@@ -16,9 +16,10 @@ def text_ops(*lines: str) -> bytes:
     return b"BT /F1 12 Tf 72 720 Td " + shown + b" ET"
 
 
-def pdf(ops: bytes, compress: bool = True) -> bytes:
-    stream = zlib.compress(ops) if compress else ops
-    flate = b"/Filter /FlateDecode " if compress else b""
+def pdf(ops: bytes, compress: bool = True, deflated: bytes | None = None) -> bytes:
+    """`deflated`: a content stream compressed already (a bomb is built without its bytes)."""
+    stream = deflated if deflated is not None else zlib.compress(ops) if compress else ops
+    flate = b"/Filter /FlateDecode " if compress or deflated is not None else b""
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -44,3 +45,13 @@ def pdf(ops: bytes, compress: bool = True) -> bytes:
 
 def text_pdf(*lines: str, compress: bool = True) -> bytes:
     return pdf(text_ops(*lines), compress)
+
+
+def bomb_pdf(mebibytes: int, text: str) -> bytes:
+    """A page whose content stream inflates to `mebibytes` of blanks after `text`."""
+    packer = zlib.compressobj(9)
+    parts = [packer.compress(b"BT /F1 12 Tf 72 712 Td (" + _escape(text) + b") Tj ET\n")]
+    blanks = b" " * (1 << 20)
+    parts.extend(packer.compress(blanks) for _ in range(mebibytes))
+    parts.append(packer.flush())
+    return pdf(b"", deflated=b"".join(parts))

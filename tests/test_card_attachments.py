@@ -14,7 +14,7 @@ from email.message import EmailMessage
 import pytest
 import test_privacy_cards
 from conftest import mail
-from pdfs import pdf, text_pdf
+from pdfs import bomb_pdf, pdf, text_pdf
 from privacy_scan import readable_text
 from pypdf import PdfReader, PdfWriter
 from sqlmodel import select
@@ -80,6 +80,23 @@ def test_a_pdf_that_cannot_be_read_is_kept_as_it_came():
         assert pdf_text(data) is None
         scan = redact_attachment(attachment(data), False)
         assert not scan.removed and scan.item.data == data
+
+
+def test_a_pdf_that_inflates_past_the_readers_limit_is_kept_unread_and_the_mail_goes_on(desk):
+    """A decompression bomb (research case 37): 100 MiB of blanks in 100 KiB. pypdf stops
+    inflating at its limit; the file cannot be read, so it is kept as it came, as an image is,
+    and the mail opens its ticket."""
+    bomb = bomb_pdf(100, f"Card {CARD}")
+    assert len(bomb) < 200_000
+    sent = mail(body="The scan.")
+    sent.add_attachment(bomb, maintype="application", subtype="pdf", filename="scan.pdf")
+    desk.send(sent)
+    desk.settle()
+    with desk.db.read() as session:
+        [message] = session.exec(select(Message)).all()
+        [(stored, data)] = privacy_rows.attachments_of(session, message.id)
+    assert stored.filename == "scan.pdf" and data == bomb
+    assert desk.sink.to(ALICE)  # confirmed
 
 
 def test_a_pdf_named_otherwise_is_still_read():
