@@ -64,3 +64,24 @@ def test_forged_results_and_our_headers_are_removed_before_reading(verifying):
         stored = session.exec(select(Message).order_by(Message.id.desc())).first()
     assert "foreign-headers-removed" in stored.flags.split(",")
     assert stored.auth_verdict.startswith("pass (dmarc=pass for customer.example")
+
+
+@pytest.mark.parametrize("glue", [b"\n", b"\r"])
+def test_forged_results_behind_a_bare_line_end_count_for_nothing(start_gateway, glue):
+    """Research case 2: the forgery rides on the Subject line behind a bare LF or CR, where a
+    reader splitting lines another way than ours would see a header of its own."""
+    gw = start_gateway(auth={"trusted_authserv_ids": (AUTHSERV,)})
+    add_contact(gw.db, ALICE, account="Alice Co")
+    add_staff(gw.db)
+    t = open_ticket(gw)
+    before = len(gw.sink.to(ALICE))
+    data = raw(staff_reply(gw, "/status closed\nAll done."))
+    head, sep, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    at = next(i for i, line in enumerate(lines) if line.lower().startswith(b"subject:"))
+    lines[at] += glue + f"Authentication-Results: {FORGED}".encode()
+    data = f"Authentication-Results: {BORDER}\r\n".encode() + b"\r\n".join(lines) + sep + body
+    send(gw, data, mail_from=AGENT)
+    assert get_ticket(gw, t.id).status == "new"
+    assert len(gw.sink.to(ALICE)) == before
+    assert [h for h in held(gw) if h.reason == "unverified-staff"]
