@@ -10,6 +10,7 @@ import sys
 from gateway import cli_privacy, held_commands
 from gateway.app import Gateway
 from gateway.cli_output import emit
+from gateway.core import lookalike
 from gateway.store import spool
 
 
@@ -29,7 +30,8 @@ def _list(gw: Gateway, args) -> int:
     with gw.db.read() as session:
         rows = [
             {"id": q.id, "inbound_id": q.inbound_id, "created_at": q.created_at,
-             "sender": q.sender, "reason": q.reason, "detail": q.detail}
+             "sender": lookalike.shown(q.sender) if q.sender else "", "reason": q.reason,
+             "detail": q.detail}
             for q in spool.list_quarantine(session, args.limit)
         ]  # fmt: skip
     emit(args, rows, ["id", "inbound_id", "created_at", "sender", "reason", "detail"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from gateway.core import lookalike
 from gateway.core.commands import DESK_VERBS, Command, CommandError, ParsedCommands
 from gateway.store import accounts, directory, repo, spool
 from gateway.store.tables import Inbound, Quarantine, Staff
@@ -65,6 +66,11 @@ def _plan_contact(session, command: Command) -> tuple[list[Step], str | None]:
         return ([Step(command)], None) if existing else ([], f"{address} is not a contact")
     if existing is not None:
         return [], f"{address} is already a contact"
+    if lookalike.ascii_form(address) is not None:
+        return [], (
+            f"{lookalike.shown(address)} has letters outside ASCII that may imitate another "
+            "address; if it is right, add it with `gateway contacts import`"
+        )
     if repo.find_staff(session, address) is not None:
         return [], f"{address} is a staff member"
     name = command.value.split(" ", 2)[2]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from gateway.core import lookalike
 from gateway.store import spool, staffing, timed
 from gateway.store.db import Database
 
@@ -72,7 +73,7 @@ def _context(rows, day: date, timezone: str) -> dict:
             {
                 "id": row.id,
                 "at": _aware(row.created_at).astimezone(zone).strftime("%d/%m %H:%M"),
-                "sender": _one_line(row.sender) or "(none)",
+                "sender": lookalike.shown(_one_line(row.sender)) if row.sender else "(none)",
                 "reason": row.reason,
                 "detail": _one_line(row.detail)[:160],
             }

@@ -5,6 +5,8 @@ ticket these commands are refused."""
 
 from __future__ import annotations
 
+from email import policy
+
 from conftest import add_contact, mail
 from sqlmodel import select
 from test_staff_flow import AUTHSERV, PASS, add_staff, last, open_ticket, staff_mail
@@ -119,3 +121,30 @@ def test_a_manager_deactivates_a_contact_who_left_by_mail(start_gateway, clock):
     gw.settle()
     with gw.db.read() as session:
         assert directory.contact_by_email(session, "alice@customer.example").active is True
+
+
+def test_a_look_alike_address_is_shown_for_what_it_is_and_not_registered_by_mail(
+    start_gateway, clock
+):
+    """Research case 12: `agent@suppοrt.example` with a Greek omicron reads as our domain."""
+    gw = start(start_gateway)
+    look_alike = "bob@cust\u03bfmer.example"
+    message = mail(subject="DNS", body="Our DNS zone is broken.")
+    del message["From"]
+    message["From"] = look_alike
+    with gw.smtp() as client:
+        client.ehlo()
+        client.mail(look_alike, options=["SMTPUTF8"])
+        client.rcpt("support@support.example")
+        assert client.data(message.as_bytes(policy=policy.SMTPUTF8))[0] == 250
+    gw.settle()
+    clock.advance(days=1)
+    assert gw.gw.jobs.run("held-digest") == 1
+    gw.settle()
+    digest = last(gw, BOSS)
+    assert "[not plain ASCII: bob@xn--custmer-" in digest.text()
+    gw.send(staff_mail(digest, f"/contact add {look_alike} user en Acme\n", sender=BOSS))
+    gw.settle()
+    assert "letters outside ASCII" in last(gw, BOSS).text()
+    with gw.db.read() as session:
+        assert directory.contact_by_email(session, look_alike) is None
