@@ -55,3 +55,34 @@ def bomb_pdf(mebibytes: int, text: str) -> bytes:
     parts.extend(packer.compress(blanks) for _ in range(mebibytes))
     parts.append(packer.flush())
     return pdf(b"", deflated=b"".join(parts))
+
+
+def docx(*paragraphs: str) -> bytes:
+    """A Word document as Word writes its text: runs inside paragraphs, in a zip."""
+    import io
+    import zipfile
+
+    body = "".join(
+        "<w:p>" + "".join(f"<w:r><w:t>{run}</w:t></w:r>" for run in text.split("|")) + "</w:p>"
+        for text in paragraphs
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr(
+            "word/document.xml",
+            '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+            f"<w:body>{body}</w:body></w:document>",
+        )
+    return out.getvalue()
+
+
+def xml_bomb_docx(mebibytes: int) -> bytes:
+    """A document whose text part inflates to `mebibytes` of blanks."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", b" " * (mebibytes << 20))
+    return out.getvalue()

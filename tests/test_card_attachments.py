@@ -14,7 +14,7 @@ from email.message import EmailMessage
 import pytest
 import test_privacy_cards
 from conftest import mail
-from pdfs import bomb_pdf, pdf, text_pdf
+from pdfs import bomb_pdf, docx, pdf, text_pdf, xml_bomb_docx
 from privacy_scan import readable_text
 from pypdf import PdfReader, PdfWriter
 from sqlmodel import select
@@ -115,6 +115,33 @@ def test_a_long_pdf_is_read_up_to_its_page_budget():
     assert read is not None and not read.complete
 
 
+# Office documents ---------------------------------------------------------------------
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def test_an_office_document_holding_a_card_number_is_replaced_by_a_note():
+    """Word splits a number into runs as it was typed; the runs are read as one text."""
+    data = docx("Payment form", "Card: 4111 |1111 1111| 1111", "Expiry 12/27")
+    scan = redact_attachment(attachment(data, DOCX, "form.docx"), False)
+    assert scan.removed and scan.item.filename == "form.docx - removed.txt"
+    assert b"office document" in scan.item.data and b"PK" not in scan.item.data
+
+
+def test_an_office_document_without_one_is_kept_and_cells_do_not_join():
+    """Two cells of digits side by side are two numbers, not one card number."""
+    data = docx("4111 1111", "1111 1111", "IBAN FR76 3000 6000 0112 3456 7890 189")
+    scan = redact_attachment(attachment(data, DOCX, "order.docx"), False)
+    assert not scan.removed and scan.item.data == data
+
+
+def test_an_office_document_inflating_past_the_cap_is_kept_unread():
+    bomb = xml_bomb_docx(64)  # 64 MiB of XML in a few dozen KiB
+    assert len(bomb) < 200_000
+    scan = redact_attachment(attachment(bomb, DOCX, "bomb.docx"), False)
+    assert not scan.removed and scan.item.data == bomb
+
+
 # Text whatever its declared type ---------------------------------------------------------
 
 
@@ -189,7 +216,7 @@ def test_a_customers_pdf_with_a_card_number_is_stored_nowhere_and_they_are_told(
     assert kept(everything_sent(desk)) == []
     assert json.loads(event.detail)["files_removed"] == 1
     confirmation, notice = desk.sink.to(ALICE)
-    assert "A PDF file you attached held a card number" in notice.text()
+    assert "A file you attached (a PDF or an office document) held a card number" in notice.text()
     assert "invoice.pdf" not in notice.text()  # nothing the mail said is repeated
     # A second PDF on the same ticket: the customer is told again, as they must resend it.
     again = mail(subject=f"Re: [VB #{ticket.id}] Site down", body="Here it is again.")

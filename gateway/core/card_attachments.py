@@ -2,9 +2,10 @@
 
 Text is masked in place, whatever the declared type: a `.txt` sent as
 `application/octet-stream` is text all the same, known by decoding as UTF-8 with no NUL byte
-(binary files almost never do). A PDF cannot be masked in place: its text is read (pdf_text)
-and, when it holds a card number, the file is replaced by a short text saying why, so the
-number is stored nowhere, the masked raw copy included. Images are not read (no OCR).
+(binary files almost never do). A PDF or an office document cannot be masked in place: its
+text is read (pdf_text, office_text) and, when it holds a card number, the file is replaced by
+a short text saying why, so the number is stored nowhere, the masked raw copy included. Images
+are not read (no OCR).
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from dataclasses import dataclass, replace
 
 from gateway.core import cards
 from gateway.core.model import ParsedAttachment
+from gateway.core.office_text import looks_like_office, office_text
 from gateway.core.pdf_text import looks_like_pdf, pdf_text
 
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/csv")
 _REMOVED = (
     "{name} was removed before anything was stored: it holds what looks like a payment card "
-    "number, which cannot be masked inside a PDF, and card numbers are never kept. Ask for the "
-    "document again without the number.\n"
+    "number, which cannot be masked inside a PDF or an office document, and card numbers are "
+    "never kept. Ask for the document again without the number.\n"
 )
 
 
@@ -38,7 +40,10 @@ def redact_attachment(item: ParsedAttachment, seen: bool) -> AttachmentScan:
         # surrogateescape: bytes that are not UTF-8 (a Latin-1 file) come back out unchanged
         return _redact_text(item, item.data.decode("utf-8", "surrogateescape"), seen)
     if looks_like_pdf(kind, item.filename, item.data):
-        return _scan_pdf(item, seen)
+        read = pdf_text(item.data)
+        return _scan_document(item, read.text if read else None, seen)
+    if looks_like_office(kind, item.filename, item.data):
+        return _scan_document(item, office_text(item.data), seen)
     text = _utf8_text(item.data)
     if text is not None and not kind.startswith(("image/", "audio/", "video/")):
         return _redact_text(item, text, seen)
@@ -65,14 +70,14 @@ def _redact_text(item: ParsedAttachment, text: str, seen: bool) -> AttachmentSca
     return AttachmentScan(replace(item, data=data), result.found, result.codes)
 
 
-def _scan_pdf(item: ParsedAttachment, seen: bool) -> AttachmentScan:
-    read = pdf_text(item.data)
-    if read is None:
+def _scan_document(item: ParsedAttachment, text: str | None, seen: bool) -> AttachmentScan:
+    """A PDF or an office document, read as text: one holding a card number is replaced."""
+    if text is None:
         return AttachmentScan(item)  # unreadable: nothing to find, as with an image
-    result = cards.redact(read.text, card_seen=seen)
+    result = cards.redact(text, card_seen=seen)
     if not result.found:
         return AttachmentScan(item)  # a code alone, with no card, is nobody's card
-    name = item.filename or "attachment.pdf"
+    name = item.filename or "attachment"
     stand_in = ParsedAttachment(
         filename=f"{name} - removed.txt",
         content_type="text/plain",
