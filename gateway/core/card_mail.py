@@ -7,8 +7,8 @@ quoted to staff or echoed to the customer is already masked. The raw copy is reb
 something was found: its header lines are kept as they came, except those holding a card
 number, which are re-encoded masked; its body is a fresh MIME body built from the redacted parts
 (the original part layout is not kept: a copy that still held the number in some encoding we
-failed to rewrite would defeat the point). A PDF holding a number is not kept at all; numbers
-inside images cannot be found.
+failed to rewrite would defeat the point). A PDF or an office document holding a number is not
+kept at all; numbers inside images cannot be found.
 """
 
 from __future__ import annotations
