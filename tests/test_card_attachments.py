@@ -88,13 +88,7 @@ def test_a_pdf_that_inflates_past_the_readers_limit_is_kept_unread_and_the_mail_
     and the mail opens its ticket."""
     bomb = bomb_pdf(100, f"Card {CARD}")
     assert len(bomb) < 200_000
-    sent = mail(body="The scan.")
-    sent.add_attachment(bomb, maintype="application", subtype="pdf", filename="scan.pdf")
-    desk.send(sent)
-    desk.settle()
-    with desk.db.read() as session:
-        [message] = session.exec(select(Message)).all()
-        [(stored, data)] = privacy_rows.attachments_of(session, message.id)
+    stored, data = send_pdf_and_read_back(desk, bomb, "scan.pdf")
     assert stored.filename == "scan.pdf" and data == bomb
     assert desk.sink.to(ALICE)  # confirmed
 
@@ -228,17 +222,23 @@ def test_a_customers_pdf_with_a_card_number_is_stored_nowhere_and_they_are_told(
 
 
 def test_a_customers_pdf_without_a_card_number_reaches_staff_unchanged(desk):
-    sent = mail(body="Here is the invoice.")
     original = text_pdf("Invoice 2026-118", "Total 42.00 EUR")
-    sent.add_attachment(original, maintype="application", subtype="pdf", filename="invoice.pdf")
-    desk.send(sent)
-    desk.settle()
-    with desk.db.read() as session:
-        [message] = session.exec(select(Message)).all()
-        [(stored, data)] = privacy_rows.attachments_of(session, message.id)
+    stored, data = send_pdf_and_read_back(desk, original, "invoice.pdf")
     assert stored.filename == "invoice.pdf" and data == original
     assert "card-number-redacted" not in _events(desk, None)
     assert len(desk.sink.to(ALICE)) == 1  # the confirmation, no card notice
+
+
+def send_pdf_and_read_back(gw, pdf_bytes: bytes, filename: str):
+    """A customer's mail with one PDF; the stored attachment and its bytes."""
+    sent = mail(body="The file is attached.")
+    sent.add_attachment(pdf_bytes, maintype="application", subtype="pdf", filename=filename)
+    gw.send(sent)
+    gw.settle()
+    with gw.db.read() as session:
+        [message] = session.exec(select(Message)).all()
+        [(stored, data)] = privacy_rows.attachments_of(session, message.id)
+    return stored, data
 
 
 def readable_everything(gw) -> str:
