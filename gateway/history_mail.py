@@ -38,9 +38,9 @@ def asked(mail: ParsedMail, sender: Sender, decision) -> bool:
 def answer(session, notices, row, sender: Sender, decision, now: datetime) -> int:
     """Queue the history (the mails queued: 0 or 1) and record that it was asked for."""
     contact = sender.contact
-    ticket = repo.get_ticket(session, decision.ticket.id) if isinstance(
-        decision, AddToTicket
-    ) else None  # fmt: skip
+    ticket = None
+    if isinstance(decision, AddToTicket):
+        ticket = repo.get_ticket(session, decision.ticket.id)
     if ticket is not None:
         template, context = "history_ticket", _ticket_context(session, notices, ticket, contact)
     else:

@@ -74,14 +74,23 @@ def _export_now(session, notices, ticket, contact, now: datetime) -> int:
     key = f"privacy-export:{contact.id}:{now:%Y%m%d}"
     if privacy_rows.outbox_key_taken(session, key):
         return 0
-    archive = privacy.export_archive(session, contact, now)
-    privacy.audit(session, now, SELF_SERVICE, "export", contact_id=contact.id,
-                  ticket_id=ticket.id)  # fmt: skip
-    attachment = compose.OutgoingAttachment("personal-data.zip", "application/zip", archive)
-    lang = contact.language if contact.language in ("en", "fr") else notices.company.language
-    _mail(session, notices, ticket.id, ticket, contact.email, lang, "privacy_export", {},
-          (attachment,), now, dedupe_key=key)  # fmt: skip
+    _mail_copy(session, notices, ticket, contact, SELF_SERVICE, _language(notices, contact), now,
+               dedupe_key=key)  # fmt: skip
     return 1
+
+
+def _mail_copy(session, notices, ticket, contact, actor: str, lang: str, now: datetime,
+               dedupe_key: str | None = None) -> None:  # fmt: skip
+    """The contact's data as a zip, to their address on file, with its audit-log line."""
+    archive = privacy.export_archive(session, contact, now)
+    privacy.audit(session, now, actor, "export", contact_id=contact.id, ticket_id=ticket.id)
+    attachment = compose.OutgoingAttachment("personal-data.zip", "application/zip", archive)
+    _mail(session, notices, ticket.id, ticket, contact.email, lang, "privacy_export", {},
+          (attachment,), now, dedupe_key=dedupe_key)  # fmt: skip
+
+
+def _language(notices, contact) -> str:
+    return contact.language if contact.language in ("en", "fr") else notices.company.language
 
 
 def check(session, ticket, command) -> tuple[int | None, str | None]:
@@ -101,14 +110,9 @@ def carry_out(session, notices, ticket, author, step, outcome, now: datetime) ->
     """Run an approved `/privacy` command; the customer hears only at their address on file."""
     contact = repo.contact_by_id(session, step.contact_id)
     action = step.command.option
-    lang = contact.language if contact.language in ("en", "fr") else notices.company.language
+    lang = _language(notices, contact)
     if action == "export":
-        archive = privacy.export_archive(session, contact, now)
-        privacy.audit(session, now, author.email, "export", contact_id=contact.id,
-                      ticket_id=ticket.id)  # fmt: skip
-        attachment = compose.OutgoingAttachment("personal-data.zip", "application/zip", archive)
-        _mail(session, notices, ticket.id, ticket, contact.email, lang, "privacy_export", {},
-              (attachment,), now)  # fmt: skip
+        _mail_copy(session, notices, ticket, contact, author.email, lang, now)
         outcome.recorded.append(f"copy of the requester's data mailed to {contact.email}")
     elif action == "correct":
         field, value = step.command.value.split(" ", 1)
