@@ -5,6 +5,7 @@ answered 452 and its sender retries."""
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -101,3 +102,30 @@ def test_past_the_budget_a_message_gets_452_and_the_next_one_250(start_gateway):
     assert code == 250  # the budget was given back
     with gw.db.read() as session:
         assert len(session.exec(select(Inbound)).all()) == 1
+
+
+def test_a_client_hanging_up_in_the_middle_of_a_message_keeps_nothing_counted(start_gateway):
+    gw = start_gateway(smtp={"max_bytes_in_flight": 65_536})
+    budget = gw.gw.controller.handler.data_budget
+    part = (b"x" * 78 + b"\r\n") * 512  # 40 KiB of a message, never ended
+    for _ in range(3):  # each would leave its 40 KiB counted, and the third would not fit
+        with socket.create_connection(("127.0.0.1", gw.gw.smtp_port), timeout=10) as sock:
+            sock.sendall(b"EHLO client.example\r\nMAIL FROM:<alice@customer.example>\r\n"
+                         b"RCPT TO:<support@support.example>\r\nDATA\r\n")  # fmt: skip
+            replies = sock.makefile("rb")
+            while not replies.readline().startswith(b"354"):
+                pass
+            sock.sendall(part)
+            assert until(lambda: budget.used == len(part))  # all of it read and counted
+            sock.shutdown(socket.SHUT_RDWR)  # the reply reader holds the socket open otherwise
+        assert until(lambda: budget.used == 0)  # the hang-up gave it back
+    code, text = gw.send(mail(body="y" * 70 + ("\n" + "z" * 70) * 500))  # about 36 KiB
+    assert code == 250, text
+
+
+def until(condition, seconds: float = 10) -> bool:
+    """Wait for the listener to have done something (not for time to pass)."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return condition()

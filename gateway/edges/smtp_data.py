@@ -57,8 +57,17 @@ async def read_message(
     budget: DataBudget,
     connected: Callable[[], bool],
 ) -> Received:
+    held = [0]  # bytes taken from the budget so far; given back here if reading is cut off
+    try:
+        return await _read(reader, size_limit, line_limit, budget, connected, held)
+    except BaseException:  # a client hanging up cancels the read: nothing stays counted
+        budget.give_back(held[0])
+        raise
+
+
+async def _read(reader, size_limit, line_limit, budget, connected, held: list[int]) -> Received:
     content = bytearray()
-    ending, total, held, mid_line = Ending.WHOLE, 0, 0, False
+    ending, total, mid_line = Ending.WHOLE, 0, False
     while connected():
         try:
             line = await reader.readuntil(b"\r\n")
@@ -66,7 +75,7 @@ async def read_message(
             ending = ending if ending is not Ending.WHOLE else Ending.LINE_TOO_LONG
             line = await reader.read(error.consumed)
         if not mid_line and line == b".\r\n":
-            return Received(ending, bytes(content) if ending is Ending.WHOLE else b"", held)
+            return Received(ending, bytes(content) if ending is Ending.WHOLE else b"", held[0])
         total += len(line)
         starts_line, mid_line = not mid_line, not line.endswith(b"\r\n")
         if ending is not Ending.WHOLE:
@@ -78,8 +87,8 @@ async def read_message(
         elif not budget.take(len(line)):
             ending = Ending.TOO_BUSY
         else:
-            held += len(line)
+            held[0] += len(line)
             content += line[1:] if starts_line and line[:1] == b"." else line
             continue
         content = bytearray()  # the refusal is known: what was read is let go at once
-    return Received(Ending.CLOSED, b"", held)
+    return Received(Ending.CLOSED, b"", held[0])
