@@ -35,6 +35,7 @@ class Outcome:
     customer_told: bool = False
     withheld: bool = False  # a reply kept internal because it quoted an internal note
     unreached: list[str] = field(default_factory=list)  # deactivated contacts not sent a reply
+    files_not_sent: list[str] = field(default_factory=list)  # they held a card number
 
 
 def involved_staff(session, ticket: Ticket, exclude: int | None = None) -> list[Staff]:

@@ -9,7 +9,7 @@ and nothing relayed.
 from __future__ import annotations
 
 import html as html_module
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from gateway import compose, held_commands, inline_relay, staff_commands
@@ -96,7 +96,7 @@ class StaffDesk:
         if posting:
             self._post(session, row, mail, ticket, staff, body, internal, verdict, outcome, now)
         session.add(ticket)
-        told = outcome.reopened or outcome.withheld or outcome.unreached  # worth saying
+        told = outcome.reopened or outcome.withheld or outcome.unreached or outcome.files_not_sent
         if parsed.commands or told or not posting:
             self._receipt(session, ticket, staff, mail, internal, outcome, now)
         return len(outcome.sent) + 1
@@ -137,7 +137,7 @@ class StaffDesk:
             repo.add_attachment(session, message.id, item.filename, item.content_type, item.data,
                                 content_id=item.content_id, inline=item.inline)  # fmt: skip
         ticket.updated_at = now
-        html, attachments = ("", ()) if internal else _relayed_html(mail, body)
+        html, attachments = ("", ()) if internal else _relayed_html(_relayable(mail), body)
         # the HTML relayed is checked too: it says no more than `body`, but guards do not assume
         if not internal and _quotes_internal_note(session, ticket.id, body + html_to_text(html)):
             internal = outcome.withheld = True
@@ -164,6 +164,14 @@ class StaffDesk:
         relayed = self.notices.relay_reply(
             session, ticket, staff, body, html, attachments, now, reply_id=message.id
         )
+        for item in mail.attachments:
+            if item.removed:  # the customer would get a note meant for staff
+                name = item.filename.removesuffix(" - removed.txt")
+                outcome.files_not_sent.append(name)
+                outcome.recorded.append(
+                    f"{name} was NOT sent: it holds what looks like a card number, which cannot "
+                    "be masked inside it, so it was not kept. Send it again without the number."
+                )
         outcome.sent += relayed
         outcome.unreached = _deactivated_readers(session, ticket)
         if relayed or not outcome.unreached:
@@ -281,6 +289,13 @@ def _unique_message_id(session, mail: ParsedMail, row: Inbound) -> str:
             f"<{row.content_digest[:32]}.reused@{mail.message_id.strip('<>').rpartition('@')[2]}>"
         )
     return mail.message_id
+
+
+def _relayable(mail: ParsedMail) -> ParsedMail:
+    """The staff member's mail without the stand-ins for files not kept."""
+    if not any(item.removed for item in mail.attachments):
+        return mail
+    return replace(mail, attachments=tuple(a for a in mail.attachments if not a.removed))
 
 
 def _relayed_html(mail: ParsedMail, body: str) -> tuple[str, tuple]:

@@ -19,6 +19,7 @@ from privacy_scan import readable_text
 from pypdf import PdfReader, PdfWriter
 from sqlmodel import select
 from test_privacy_cards import ALICE, CARD, _events, everything_sent, kept
+from test_staff_flow import staff_mail
 
 from gateway.core import cards
 from gateway.core.card_attachments import redact_attachment
@@ -295,3 +296,21 @@ def test_a_mime_boundary_of_random_digits_is_not_taken_for_a_card():
         forward.as_bytes(policy=policy.SMTP), "<c@customer.example>"
     ).mail.attachments[:1]
     assert token.encode() in item.data  # the forwarded copy is left as it came
+
+
+def test_a_staff_replys_pdf_with_a_card_number_reaches_no_one_and_its_author_is_told(desk):
+    """The note standing in for the file is for staff: the customer gets the reply without it,
+    and the author's receipt says the file was not sent and why."""
+    desk.send(mail(body="Please send the invoice."))
+    desk.settle()
+    notification = desk.sink.to("agent@support.example")[-1]
+    reply = staff_mail(notification, "Here is your invoice.")
+    reply.add_attachment(text_pdf(f"Paid with {CARD}"), maintype="application", subtype="pdf",
+                         filename="invoice.pdf")  # fmt: skip
+    desk.send(reply)
+    desk.settle()
+    relayed = desk.sink.to(ALICE)[-1].message
+    assert "Here is your invoice." in relayed.get_body(("plain",)).get_content()
+    assert [p.get_filename() for p in relayed.iter_attachments()] == []
+    receipt = desk.sink.to("agent@support.example")[-1].text()
+    assert "invoice.pdf was NOT sent" in receipt

@@ -82,5 +82,6 @@ def _scan_document(item: ParsedAttachment, text: str | None, seen: bool) -> Atta
         filename=f"{name} - removed.txt",
         content_type="text/plain",
         data=_REMOVED.format(name=name).encode(),
+        removed=True,
     )
     return AttachmentScan(stand_in, result.found, result.codes, removed=True)

@@ -32,6 +32,7 @@ class ParsedAttachment:
     data: bytes
     content_id: str = ""  # cleaned (inline.clean_content_id); "" when absent or unusable
     inline: bool = False  # Content-Disposition inline, or none given with a Content-ID
+    removed: bool = False  # a stand-in for a file not kept (it held a card number)
 
 
 @dataclass(frozen=True)
