@@ -14,6 +14,7 @@ from datetime import datetime
 
 from gateway import compose, held_commands, inline_relay, staff_commands
 from gateway.core import commands, senders, trust
+from gateway.core.card_attachments import REMOVED_SUFFIX
 from gateway.core.htmltext import html_to_text
 from gateway.core.model import Envelope, ParsedMail, StaffInfo, ThreadKeys, Verdict
 from gateway.core.quotes import new_text
@@ -166,7 +167,7 @@ class StaffDesk:
         )
         for item in mail.attachments:
             if item.removed:  # the customer would get a note meant for staff
-                name = item.filename.removesuffix(" - removed.txt")
+                name = item.filename.removesuffix(REMOVED_SUFFIX)
                 outcome.files_not_sent.append(name)
                 outcome.recorded.append(
                     f"{name} was NOT sent: it holds what looks like a card number, which cannot "

@@ -18,6 +18,7 @@ from gateway.core.office_text import looks_like_office, office_text
 from gateway.core.pdf_text import looks_like_pdf, pdf_text
 
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/csv")
+REMOVED_SUFFIX = " - removed.txt"  # the stand-in's name: the file's own, then this
 _REMOVED = (
     "{name} was removed before anything was stored: it holds what looks like a payment card "
     "number, which cannot be masked inside a PDF or an office document, and card numbers are "
@@ -79,7 +80,7 @@ def _scan_document(item: ParsedAttachment, text: str | None, seen: bool) -> Atta
         return AttachmentScan(item)  # a code alone, with no card, is nobody's card
     name = item.filename or "attachment"
     stand_in = ParsedAttachment(
-        filename=f"{name} - removed.txt",
+        filename=name + REMOVED_SUFFIX,
         content_type="text/plain",
         data=_REMOVED.format(name=name).encode(),
         removed=True,

@@ -126,7 +126,7 @@ def _redact_leaf(part: Message, seen: bool) -> AttachmentScan:
         html = "html" in kind
         result = (cards.redact_html if html else cards.redact)(text, card_seen=seen)
         if result.found or result.codes:
-            _set_payload(part, result.text.encode(), kind, part.get_filename())
+            _set_payload(part, result.text.encode(), kind, None)
         return AttachmentScan(_NO_FILE, result.found, result.codes)
     scan = redact_attachment(ParsedAttachment(part.get_filename() or "", kind, data), seen)
     if scan.item.data != data:
