@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from gateway.contacts_import import _EMAIL, MAX_LENGTH
+from gateway.contacts_import import MAX_LENGTH, is_address
 
 _BREAKS = ("\r", "\n", "\x00", "\u2028", "\u2029", "\x85")
 
@@ -25,6 +25,6 @@ def one_line(value: str) -> str:
 
 def address(value: str) -> str:
     """An e-mail address as the importer accepts one, lowercased."""
-    if len(value) > MAX_LENGTH["email"] or not _EMAIL.match(value):
+    if not is_address(value):
         raise argparse.ArgumentTypeError(f"{value!r} is not an e-mail address")
     return value.lower()

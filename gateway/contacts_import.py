@@ -20,6 +20,11 @@ _LANGUAGE = re.compile(r"^[a-z]{2}$")
 MAX_LENGTH = {"email": 320, "name": 200, "account": 200, "reseller": 200}
 
 
+def is_address(value: str) -> bool:
+    """Whether `value` is an address as a contact or staff member may have one."""
+    return len(value) <= MAX_LENGTH["email"] and _EMAIL.match(value) is not None
+
+
 @dataclass(frozen=True)
 class ContactRow:
     line: int
@@ -71,7 +76,7 @@ def read_contacts(text: str) -> tuple[list[ContactRow], list[str]]:
 
 def _problems(values: dict[str, str], email: str, seen: dict[str, int]) -> list[str]:
     problems = []
-    if len(email) > MAX_LENGTH["email"] or not _EMAIL.match(email):
+    if not is_address(email):
         problems.append(f"invalid email address {values['email']!r}")
     elif email in seen:
         problems.append(f"{email} already appears on line {seen[email]}")
