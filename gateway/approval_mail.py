@@ -65,7 +65,9 @@ class ApprovalMail:
             f"({approval.via}, verdict: {approval.evidence_verdict}).\n\n"
             f"Request: {approval.question}"
         )
-        sent = self.tell_staff(session, ticket, approval, f"Permission {word}:", text, False, now)
+        sent = self.tell_staff(
+            session, ticket, approval, f"Permission {word}:", text, "approval-notice", now
+        )
         context = {
             "approved": approval.status == "approved",
             "question": approval.question,
@@ -112,7 +114,11 @@ class ApprovalMail:
             f"was NOT counted: {reason}.\nVerdict: {verdict}\n\nRequest: {approval.question}"
         )
         headline = "Permission answer refused:"
-        queued = len(self.tell_staff(session, ticket, approval, headline, text, True, now))
+        queued = len(
+            self.tell_staff(
+                session, ticket, approval, headline, text, "approval-answer-refused", now
+            )
+        )
         if tell and address:
             contact = repo.find_contact(session, address) or ContactInfo(0, address, "", 0, "", "")
             self._mail(
@@ -128,8 +134,9 @@ class ApprovalMail:
             queued += 1
         return queued
 
-    def tell_staff(self, session, ticket, approval, headline, text, internal, now) -> list[Sent]:
-        """The staff involved in the ticket, and whoever asked."""
+    def tell_staff(self, session, ticket, approval, headline, text, kind, now) -> list[Sent]:
+        """The staff involved in the ticket, and whoever asked (`kind`: `approval-notice` of a
+        decision, whose reply answers the customer, or `approval-answer-refused`, internal)."""
         members = {m.id: m for m in involved_staff(session, ticket)}
         asker = staffing.staff_by_id(session, approval.asked_by_staff_id)
         if asker is not None and asker.active:
@@ -140,8 +147,7 @@ class ApprovalMail:
             list(members.values()),
             headline=headline,
             text=text,
-            internal=internal,
-            kind="approval-notice",
+            kind=kind,
             now=now,
         )
 

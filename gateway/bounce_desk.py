@@ -70,5 +70,5 @@ class BounceDesk:
         )
         members = involved_staff(session, ticket)
         sent = self.notices.notify_staff(session, ticket, members, headline=headline, text="",
-                                         internal=True, kind="staff-bounce", now=now)  # fmt: skip
+                                         kind="staff-bounce", now=now)  # fmt: skip
         return len(sent)

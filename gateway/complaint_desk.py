@@ -131,7 +131,7 @@ class ComplaintDesk:
     def _escalate_to(self, session, ticket: Ticket, member: Staff, now, headline: str) -> None:
         staffing.set_watch(session, ticket.id, member.id, True)  # follow-ups reach them too
         self.notices.notify_staff(
-            session, ticket, [member], headline=headline, text="", internal=False,
+            session, ticket, [member], headline=headline, text="",
             kind="complaint-escalation", now=now, full_history=True,
         )  # fmt: skip
 
@@ -172,7 +172,7 @@ class ComplaintDesk:
             headline=f"This ticket may be a complaint: the customer wrote \"{word}\". If it is, "
             "reply with /complaint on the first line to hand it to management; otherwise "
             "nothing changes.",
-            text="", internal=False, kind="complaint-suggestion", now=now,
+            text="", kind="complaint-suggestion", now=now,
         )  # fmt: skip
         return True
 

@@ -161,7 +161,7 @@ class CustomerDesk:
         author = message.author_email
         sent = self.staff_notices.notify_staff(
             session, ticket, members, headline=f"{what} from {author}:",
-            text=message.new_text or message.body_text, internal=False, kind=kind, now=now,
+            text=message.new_text or message.body_text, kind=kind, now=now,
             skip_message_id=message.id, attachments=_files(mail), html=mail.html,
         )  # fmt: skip
         return len(sent)

@@ -37,7 +37,7 @@ class DeliveryAlerts:
         )
         members = involved_staff(session, ticket)
         sent = self.notices.notify_staff(
-            session, ticket, members, headline=headline, text="", internal=True,
+            session, ticket, members, headline=headline, text="",
             kind="staff-undelivered", now=now,
         )  # fmt: skip
         return len(sent)

@@ -64,7 +64,7 @@ def settle(session, notices, staff_notices, row, kind: str | None, verified: boo
         text = HOW_TO.format(kind=kind, verdict=verdict, address=contact.email)
     told = staff_notices.notify_staff(
         session, ticket, involved_staff(session, ticket), headline=headline, text=text,
-        internal=False, kind="staff-privacy-request", now=now,
+        kind="staff-privacy-request", now=now,
     )  # fmt: skip
     return sent + len(told)
 

@@ -101,7 +101,7 @@ def _sla_step(session, ticket: Ticket, now: datetime, ctx: JobContext) -> bool:
         missed = "no first response" if first else "the customer's latest message unanswered"
         headline = f"Deadline missed: {missed} by {when}. Escalated to managers."
     ctx.notices.notify_staff(session, ticket, members, headline=headline, text="",
-                             internal=False, kind=kind, now=now)  # fmt: skip
+                             kind=kind, now=now)  # fmt: skip
     return True
 
 

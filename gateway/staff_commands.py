@@ -189,7 +189,7 @@ def apply(
     elif verb == "show":
         outcome.sent += notices.notify_staff(
             session, ticket, [author], headline="The whole ticket, internal notes included:",
-            text="", internal=True, kind="staff-show", now=now, full_history=True,
+            text="", kind="staff-show", now=now, full_history=True,
         )  # fmt: skip
         outcome.recorded.append("whole ticket mailed to you")
     elif verb == "ask-permission":
@@ -207,7 +207,7 @@ def apply(
 def _hand_over(session, notices, ticket, members, author, now) -> list[Sent]:
     headline = f"{author.name} handed this ticket to you. Full history below."
     return notices.notify_staff(
-        session, ticket, members, headline=headline, text="", internal=False,
+        session, ticket, members, headline=headline, text="",
         kind="staff-transfer", now=now, full_history=True,
     )  # fmt: skip
 

@@ -18,11 +18,9 @@ from gateway.core.card_attachments import REMOVED_SUFFIX
 from gateway.core.htmltext import html_to_text
 from gateway.core.model import Envelope, ParsedMail, StaffInfo, ThreadKeys, Verdict
 from gateway.core.quotes import new_text
-from gateway.staff_notices import Sent, StaffNotices
+from gateway.staff_notices import INTERNAL_KINDS, Sent, StaffNotices
 from gateway.store import repo, spool, staffing
 from gateway.store.tables import Inbound, Staff, Ticket
-
-NOTE_KINDS = ("staff-note", "staff-show")  # a reply to these stays internal
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ class StaffDesk:
         text = new_text(mail.text, mail.html)
         parsed = commands.parse_commands(text, mail.subject)
         replying = bool(parsed.body.strip() or mail.attachments) and not (
-            parsed.internal or answered_kind in NOTE_KINDS
+            parsed.internal or answered_kind in INTERNAL_KINDS
         )  # a manager may answer a complaint and resolve it in one mail
         steps, plan_errors = staff_commands.plan(
             session, ticket, staff, parsed.actions, public_reply=replying
@@ -83,7 +81,7 @@ class StaffDesk:
         errors = _in_line_order(text, [*parsed.errors, *plan_errors])
         if errors:
             return self._reject(session, ticket, staff, mail, errors, now)
-        internal = parsed.internal or answered_kind in NOTE_KINDS
+        internal = parsed.internal or answered_kind in INTERNAL_KINDS
         outcome = staff_commands.Outcome()
         body = parsed.body.strip()
         posting = bool(body or mail.attachments)
@@ -157,7 +155,7 @@ class StaffDesk:
             members = staff_commands.involved_staff(session, ticket, exclude=staff.id)
             outcome.sent += self.notices.notify_staff(
                 session, ticket, members, headline=f"Internal note from {staff.name}:",
-                text=body, internal=True, kind="staff-note", now=now, skip_message_id=message.id,
+                text=body, kind="staff-note", now=now, skip_message_id=message.id,
                 attachments=() if size else inline_relay.files(mail.attachments), html=mail.html,
             )  # fmt: skip
             repo.add_event(session, now, "note-added", ticket_id=ticket.id, actor=staff.email)

@@ -20,6 +20,11 @@ from gateway.store.tables import Contact, Message, Staff, Ticket
 HISTORY_ENTRIES = 6
 EARLIER_TICKETS = 5  # the account's tickets before this one, in a new ticket's notification
 LISTED_WITH_EARLIER = ("staff-new-ticket", "staff-show", "staff-transfer", "complaint-escalation")
+# Notifications of what only staff may see: each says that a reply to it stays internal, and
+# the staff desk keeps it so by this list, whatever the reply's subject says.
+INTERNAL_KINDS = (
+    "staff-note", "staff-show", "staff-bounce", "staff-undelivered", "approval-answer-refused",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,6 @@ class StaffNotices:
         *,
         headline: str,
         text: str,
-        internal: bool,
         kind: str,
         now: datetime,
         skip_message_id: int | None = None,
@@ -142,7 +146,7 @@ class StaffNotices:
         context = self.ticket_context(session, ticket) | {
             "headline": headline,
             "text": text,
-            "internal": internal,
+            "internal": kind in INTERNAL_KINDS,
             "history": self.history(
                 session, ticket, None if full_history else HISTORY_ENTRIES, skip_message_id
             ),

@@ -139,7 +139,7 @@ def notify(db, notices, raw: bytes) -> EmailMessage:
         members = list(session.exec(select(Staff)))
         staff_notices.notify_staff(
             session, ticket, members, headline="New ticket from alice@customer.example:",
-            text=new_text(parsed.text, parsed.html), internal=False, kind="staff-new-ticket",
+            text=new_text(parsed.text, parsed.html), kind="staff-new-ticket",
             now=now, attachments=inline_relay.files(parsed.attachments), html=parsed.html,
         )  # fmt: skip
     with db.read() as session:

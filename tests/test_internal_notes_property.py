@@ -41,7 +41,7 @@ operation = st.one_of(
               st.sampled_from(["none", "gt", "outlook", "pasted"])),
     st.tuples(st.just("staff_note"), st.integers(0, 1), ticket_index,
               st.sampled_from(["slash", "subject"])),
-    st.tuples(st.just("note_reply"), st.integers(0, 1), ticket_index),
+    st.tuples(st.just("note_reply"), st.integers(0, 1), ticket_index, st.booleans()),
     st.tuples(st.just("command"), st.integers(0, 1), ticket_index,
               st.sampled_from(["merge", "cc_add", "cc_remove", "resolve", "assign", "show"]),
               st.integers(0, 5)),
@@ -100,13 +100,16 @@ class World:
             ).all()  # fmt: skip
         return rows[0] if rows else None
 
-    def staff_answer(self, staff: str, ticket: Ticket, body: str, kinds, subject_extra=""):
+    def staff_answer(self, staff: str, ticket: Ticket, body: str, kinds, subject_extra="",
+                     edited=False):  # fmt: skip
+        """`edited`: the staff member took `[note]` out of the subject."""
         answered = self.latest_to(staff, ticket.id, kinds)
         if answered is None:
             return
         original = message_from_bytes(answered.raw, policy=policy.default)
         headers = (f"In-Reply-To: {answered.message_id}", f"Authentication-Results: {AUTH}")
         subject = f"Re: {subject_extra}{original['Subject']}"
+        subject = subject.replace(" [note]", "") if edited else subject
         quoted = original.get_body(preferencelist=("plain",)).get_content()
         raw = self.mail(staff, "support@support.example", subject, body.replace("{q}", quoted),
                         headers=headers)  # fmt: skip
@@ -164,7 +167,7 @@ def run_operation(world: World, op: tuple) -> None:
     elif kind == "note_reply":
         canary = f"CANARY-{secrets.token_hex(6)}"
         world.canaries.append(canary)
-        world.staff_answer(staff, ticket, f"{canary} agreed", ("staff-note",))
+        world.staff_answer(staff, ticket, f"{canary} agreed", ("staff-note",), edited=op[3])
     elif kind == "command":
         other = world.pick(op[4])
         contact = CONTACTS[op[4] % len(CONTACTS)][0]
