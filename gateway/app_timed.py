@@ -68,6 +68,7 @@ def job_context(
             at=config_timed.report_time(config.report),
             min_ratings=config.report.min_ratings,
             lowest_count=config.report.lowest_count,
+            review_at_most=config.ratings.review_at_most,
         ),
     )
     life = config.lifecycle
@@ -84,6 +85,7 @@ def job_context(
         close_after=days(life.close_resolved_days),
         forget_held_after=days(life.held_days),
         held_digest_at=config_timed.held_digest_time(life),
+        review_at_most=config.ratings.review_at_most,
         timezone=config.company.timezone,
     )
     return jobs.JobContext(staff_notices, mail, complaints, report, settings)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from gateway import outbox
 from gateway.approval_mail import WHEN, ApprovalMail
@@ -26,7 +26,7 @@ from gateway.core.quotes import new_text
 from gateway.notices import Company
 from gateway.staff_commands import Outcome
 from gateway.staff_notices import StaffNotices
-from gateway.store import accounts, mailflow, repo, spool
+from gateway.store import accounts, mailflow, repo, spool, timed
 from gateway.store import approvals as store
 from gateway.store.db import Database
 from gateway.store.tables import Approval, Inbound, Staff, Ticket
@@ -153,7 +153,7 @@ class ApprovalDesk:
                 f"this request was already answered ({approval.status})",
                 (("status", approval.status),),
             )
-        if now >= _aware(approval.expires_at):
+        if now >= timed.aware(approval.expires_at):
             expires = approval.expires_at.strftime(WHEN)
             return permissions.Refusal(
                 "expired", f"this request expired on {expires}", (("expires", expires),)
@@ -318,8 +318,3 @@ class ApprovalDesk:
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite may hand back naive datetimes; every stored time is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -25,6 +25,7 @@ class ComplaintsConfig:
 class RatingsConfig:
     request_after_hours: int = 24  # satisfaction request this long after resolution
     link_days: int = 30  # rating links stop working after this
+    review_at_most: int = 2  # a rating this low goes to the managers for review (0: none)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ def validate(config, fail: Callable[[str, str, str], None], environ: Mapping[str
     except ValueError:
         fail("lifecycle", "held_digest_time", f'expected HH:MM or "", got '
              f"{config.lifecycle.held_digest_time!r}")  # fmt: skip
+    if not 0 <= config.ratings.review_at_most <= 5:
+        fail("ratings", "review_at_most", "a score from 1 to 5, or 0 for no review mail")
     if config.jobs.every_seconds < 1:
         fail("jobs", "every_seconds", "must be at least 1")
 

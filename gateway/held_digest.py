@@ -72,7 +72,7 @@ def _context(rows, day: date, timezone: str) -> dict:
         "rows": [
             {
                 "id": row.id,
-                "at": _aware(row.created_at).astimezone(zone).strftime("%d/%m %H:%M"),
+                "at": timed.aware(row.created_at).astimezone(zone).strftime("%d/%m %H:%M"),
                 "sender": lookalike.shown(_one_line(row.sender)) if row.sender else "(none)",
                 "reason": row.reason,
                 "detail": _one_line(row.detail)[:160],
@@ -81,10 +81,6 @@ def _context(rows, day: date, timezone: str) -> dict:
         ],
         "more": max(0, len(rows) - LISTED),
     }
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("UTC"))
 
 
 def _one_line(text: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from gateway import held_digest, sla_clock
+from gateway import held_digest, rating_reviews, sla_clock
 from gateway.complaint_desk import ComplaintDesk
 from gateway.core import sla as sla_rules
 from gateway.errors import without_message
@@ -38,6 +38,7 @@ class JobSettings:
     close_after: timedelta | None = timedelta(days=7)
     forget_held_after: timedelta | None = timedelta(days=30)
     held_digest_at: time | None = time(8, 0)  # in `timezone`; None: no daily list
+    review_at_most: int = 2  # ratings at or below go to the managers for review; 0: none
     timezone: str = "UTC"
 
 
@@ -209,6 +210,7 @@ JOBS = (
     Job("complaints", complaints, "take complaints in, escalate unanswered ones, suggest",
         immediate=True),
     Job("satisfaction", satisfaction, "ask for a rating when a resolved ticket has none"),
+    Job("rating-reviews", rating_reviews.send, "poorly rated replies to the managers, to review"),
     Job("pending", pending, "remind customers of pending tickets, then resolve them"),
     Job("close-resolved", close_resolved, "close resolved tickets after some days"),
     Job("forget-held", forget_held, "forget held mail after some days"),

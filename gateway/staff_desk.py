@@ -12,7 +12,7 @@ import html as html_module
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from gateway import compose, held_commands, inline_relay, staff_commands
+from gateway import compose, held_commands, inline_relay, rating_reviews, staff_commands
 from gateway.core import commands, senders, trust
 from gateway.core.card_attachments import REMOVED_SUFFIX
 from gateway.core.htmltext import html_to_text
@@ -94,6 +94,8 @@ class StaffDesk:
                                  approvals=self.approvals)  # fmt: skip
         if posting:
             self._post(session, row, mail, ticket, staff, body, internal, verdict, outcome, now)
+            if answered_kind == rating_reviews.KIND:
+                rating_reviews.reviewed(session, ticket, staff, now)
         session.add(ticket)
         told = outcome.reopened or outcome.withheld or outcome.unreached or outcome.files_not_sent
         if parsed.commands or told or not posting:

@@ -24,6 +24,7 @@ LISTED_WITH_EARLIER = ("staff-new-ticket", "staff-show", "staff-transfer", "comp
 # the staff desk keeps it so by this list, whatever the reply's subject says.
 INTERNAL_KINDS = (
     "staff-note", "staff-show", "staff-bounce", "staff-undelivered", "approval-answer-refused",
+    "staff-rating-review",
 )  # fmt: skip
 
 

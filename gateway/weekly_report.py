@@ -23,6 +23,7 @@ class ReportSettings:
     at: time = time(8, 0)
     min_ratings: int = 3
     lowest_count: int = 5
+    review_at_most: int = 2  # a rating this low is marked reviewed or not (`rating_reviews`)
 
 
 class WeeklyReport:
@@ -128,6 +129,8 @@ class WeeklyReport:
                     "staff": r.staff,
                     "score": r.score,
                     "comment": " ".join(r.comment.split())[:200],
+                    "reviewed_by": r.reviewed_by,
+                    "poor": r.score <= self.settings.review_at_most,
                 }
                 for r in f.lowest
             ],  # fmt: skip

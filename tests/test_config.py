@@ -86,6 +86,7 @@ _SPECIAL = {
     "complaints.rota": ("mon-fri=boss@support.example", ("mon-fri=boss@support.example",)),
     "report.day": ("fri", "fri"),
     "report.time": ("09:30", "09:30"),
+    "ratings.review_at_most": ("3", 3),
     "lifecycle.held_digest_time": ("07:45", "07:45"),
     "routing.addresses": ("billing@support.example=Billing", ("billing@support.example=Billing",)),
     # The signing key must exist: the test's environment holds only the variable naming it

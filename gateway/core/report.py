@@ -41,6 +41,7 @@ class RatingRow:
     score: int
     comment: str
     rated_at: datetime
+    reviewed_by: str = ""  # the staff member whose answer to the review mail came after it
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from gateway.core import report
 from gateway.store import sealing, timed
-from gateway.store.tables import Complaint, Message, Outbox, Rating, Staff, Ticket
+from gateway.store.tables import Complaint, Event, Message, Outbox, Rating, Staff, Ticket
 
 
 def staff_reply(session: Session, message_id: int) -> Message | None:
@@ -58,6 +58,22 @@ def answers_request(session: Session, mail, ticket_id: int) -> bool:
 def rating_of(session: Session, message_id: int, contact_id: int) -> Rating | None:
     query = select(Rating).where(Rating.message_id == message_id, Rating.contact_id == contact_id)
     return session.exec(query).first()
+
+
+def poor_ratings(session: Session, at_most: int, since: datetime) -> list[tuple[int, int]]:
+    """(rating id, ticket id) of ratings at or below `at_most` given since `since`."""
+    query = select(Rating.id, Rating.ticket_id).where(
+        Rating.score <= at_most, col(Rating.updated_at) >= since
+    )
+    return [
+        (rating_id, ticket_id)
+        for rating_id, ticket_id in session.exec(query.order_by(col(Rating.id)))
+    ]
+
+
+def by_ids(session: Session, rating_ids: list[int]) -> list[Rating]:
+    query = select(Rating).where(col(Rating.id).in_(rating_ids)).order_by(col(Rating.id))
+    return list(session.exec(query))
 
 
 # Weekly report rows -------------------------------------------------------------------------
@@ -127,10 +143,31 @@ def report_ratings(session: Session, start: datetime, end: datetime) -> list[rep
         .where(col(Rating.updated_at) >= start, col(Rating.updated_at) < end)
         .order_by(col(Rating.id))
     )
+    rows = session.exec(query).all()
+    reviews = _reviews(session, sorted({r.ticket_id for r, _ in rows}))
     return [
-        report.RatingRow(r.message_id, r.ticket_id, name, r.score, r.comment, r.updated_at)
-        for r, name in session.exec(query).all()
-    ]
+        report.RatingRow(r.message_id, r.ticket_id, name, r.score, r.comment, r.updated_at,
+                         _reviewer(reviews.get(r.ticket_id, ()), r.updated_at))
+        for r, name in rows
+    ]  # fmt: skip
+
+
+def _reviews(session: Session, ticket_ids: list[int]) -> dict[int, list[tuple[datetime, str]]]:
+    """(when, who) of each review (`rating_reviews.reviewed`) on these tickets, oldest first."""
+    found: dict[int, list[tuple[datetime, str]]] = {}
+    query = (
+        select(Event.ticket_id, Event.at, func.coalesce(Staff.name, Event.actor))
+        .join(Staff, col(Staff.email) == col(Event.actor), isouter=True)
+        .where(Event.kind == "rating-reviewed", col(Event.ticket_id).in_(ticket_ids))
+        .order_by(col(Event.at), col(Event.id))
+    )
+    for ticket_id, at, who in session.exec(query):
+        found.setdefault(ticket_id, []).append((timed.aware(at), who))
+    return found
+
+
+def _reviewer(reviews, rated_at: datetime) -> str:
+    return next((who for at, who in reviews if at >= timed.aware(rated_at)), "")
 
 
 def report_recipients(session: Session) -> list[Staff]:

@@ -26,6 +26,11 @@ OPEN_STATUSES = ("new", "open")
 LIVE_STATUSES = ("new", "open", "pending")
 
 
+def aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def claim(
     session: Session,
     key: str,
