@@ -32,6 +32,7 @@ from gateway.ratings import RatingDesk
 from gateway.sender_auth import Authenticator, Resolver
 from gateway.staff_desk import StaffDesk, StaffSettings
 from gateway.staff_notices import StaffNotices
+from gateway.staff_opening import OpeningSettings, StaffOpening
 from gateway.store.db import Database
 from gateway.store.vault import Vault
 
@@ -173,6 +174,14 @@ class Gateway(Serving):
                 language=config.company.language,
             ),
             approvals=self.approvals,
+            opening=StaffOpening(
+                self.notices,
+                OpeningSettings(
+                    first_response_minutes=config.sla.first_response_minutes,
+                    calendars=config_timed.calendars(config),
+                    default_department=config.routing.default_department,
+                ),
+            ),
         )
         lim = config.limits
         self.parser = parser_process.ParserProcess(

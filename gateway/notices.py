@@ -68,10 +68,18 @@ class Notices:
         return preferred if preferred in LANGUAGES else self.company.language
 
     def confirmation(
-        self, session, ticket, contact: ContactInfo, mail: ParsedMail, now: datetime, echo=True
+        self,
+        session,
+        ticket,
+        contact: ContactInfo,
+        mail: ParsedMail,
+        now: datetime,
+        echo=True,
+        taken_by: str = "",
     ):
         """Written confirmation of a new ticket, threaded under the customer's own mail; with
-        `echo` false (unverified sender) nothing the mail said is repeated."""
+        `echo` false (unverified sender) nothing the mail said is repeated; `taken_by`: the
+        staff member who logged it for the customer (`staff_opening`)."""
         company, lang = self.company, self.language(contact.language)
         rendered = self.renderer.render(
             "confirmation",
@@ -83,6 +91,7 @@ class Notices:
                 "tag": threads.subject_tag(company.tag, ticket.id),
                 "subject": ticket.subject,
                 "echo": echo,
+                "taken_by": taken_by,
                 "body": mail.text if echo else "",
                 "attachments": [a.filename for a in mail.attachments] if echo else [],
                 "response_minutes": company.first_response_minutes,

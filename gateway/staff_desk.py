@@ -12,13 +12,21 @@ import html as html_module
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from gateway import compose, held_commands, inline_relay, rating_reviews, staff_commands
+from gateway import (
+    compose,
+    held_commands,
+    inline_relay,
+    rating_reviews,
+    staff_commands,
+    staff_opening,
+)  # fmt: skip
 from gateway.core import commands, senders, trust
 from gateway.core.card_attachments import REMOVED_SUFFIX
 from gateway.core.htmltext import html_to_text
 from gateway.core.model import Envelope, ParsedMail, StaffInfo, ThreadKeys, Verdict
 from gateway.core.quotes import new_text
 from gateway.staff_notices import INTERNAL_KINDS, Sent, StaffNotices
+from gateway.staff_opening import StaffOpening
 from gateway.store import repo, spool, staffing
 from gateway.store.tables import Inbound, Staff, Ticket
 
@@ -32,8 +40,10 @@ class StaffSettings:
 
 
 class StaffDesk:
-    def __init__(self, notices: StaffNotices, settings: StaffSettings, approvals=None):
+    def __init__(self, notices: StaffNotices, settings: StaffSettings, approvals=None,
+                 opening: StaffOpening | None = None):  # fmt: skip
         self.notices, self.settings, self.approvals = notices, settings, approvals
+        self.opening = opening  # tickets staff open for a customer (`/open ADDRESS`)
 
     def handle(
         self,
@@ -69,6 +79,9 @@ class StaffDesk:
             parsed = commands.parse_commands(new_text(mail.text, mail.html), mail.subject)
             if held_commands.wanted(parsed):
                 return self._held_commands(session, row, mail, staff, parsed, now)
+            if staff_opening.wanted(parsed) and self.opening is not None:
+                return staff_opening.handle(self.opening, self, session, row, mail, staff,
+                                            str(verdict), now)  # fmt: skip
             return self._no_ticket(session, row, mail, staff, now)
         text = new_text(mail.text, mail.html)
         parsed = commands.parse_commands(text, mail.subject)
@@ -80,7 +93,7 @@ class StaffDesk:
         )
         errors = _in_line_order(text, [*parsed.errors, *plan_errors])
         if errors:
-            return self._reject(session, ticket, staff, mail, errors, now)
+            return self.reject(session, ticket, staff, mail, errors, now)
         internal = parsed.internal or answered_kind in INTERNAL_KINDS
         outcome = staff_commands.Outcome()
         body = parsed.body.strip()
@@ -125,7 +138,7 @@ class StaffDesk:
             visibility="internal" if internal else "public",
             author_staff_id=staff.id,
             author_email=staff.email,
-            message_id=_unique_message_id(session, mail, row),
+            message_id=repo.unique_message_id(session, mail.message_id, row.content_digest),
             header_message_id=mail.message_id,
             subject=mail.subject,
             body_text=mail.text,
@@ -204,7 +217,7 @@ class StaffDesk:
         }
         self.notices.receipt(session, ticket, staff, context, now)
 
-    def _reject(self, session, ticket, staff, mail, errors, now) -> int:
+    def reject(self, session, ticket, staff, mail, errors, now) -> int:
         """Nothing applied; the author is told each bad line (`ticket` None: held mail's)."""
         subject = ticket.subject if ticket else mail.subject
         context = {"subject": subject, "ok": False, "errors": errors,
@@ -242,7 +255,7 @@ class StaffDesk:
         spool.add_quarantine(session, row.id, now, "staff-commands",
                              "held mail commands by a staff member", staff.email)  # fmt: skip
         if errors:
-            return self._reject(session, None, staff, mail, errors, now)
+            return self.reject(session, None, staff, mail, errors, now)
         recorded = held_commands.apply(session, steps, staff, self.settings.language, now)
         context = {"subject": mail.subject, "ok": True, "recorded": recorded, "errors": [],
                    "notified": [], "not_notified": []}  # fmt: skip
@@ -282,14 +295,6 @@ def _quotes_internal_note(session, ticket_id: int, body: str) -> bool:
 def _in_line_order(text: str, errors: list) -> list:
     """Report every bad line at once, in the order the author wrote them."""
     return sorted(errors, key=lambda e: text.find(e.line) if e.line in text else len(text))
-
-
-def _unique_message_id(session, mail: ParsedMail, row: Inbound) -> str:
-    if repo.message_id_taken(session, mail.message_id):
-        return (
-            f"<{row.content_digest[:32]}.reused@{mail.message_id.strip('<>').rpartition('@')[2]}>"
-        )
-    return mail.message_id
 
 
 def _relayable(mail: ParsedMail) -> ParsedMail:

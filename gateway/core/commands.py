@@ -29,6 +29,7 @@ VERBS = (
     "privacy",
     "contact",
     "release",
+    "open",
 )
 ROLES = ("owner", "admin", "user")
 # Commands on held mail, not on a ticket: in a mail of their own (a reply to the daily list).
@@ -51,6 +52,7 @@ USAGE = {
     "contact": "/contact add ADDRESS [owner|admin|user] [en|fr] ACCOUNT, "
     "/contact deactivate|activate ADDRESS",
     "release": "/release HELD-NUMBER ...",
+    "open": "/open ADDRESS",
 }
 _LINE = re.compile(r"^/([a-z-]+)\b\s*(.*)$", re.IGNORECASE)
 _NOTE_SUBJECT = re.compile(r"\[note\]", re.IGNORECASE)
@@ -138,6 +140,11 @@ def _parse_line(line: str) -> tuple[Command | None, CommandError | None]:
         return _parse_privacy(line, argument)
     if verb == "contact":
         return _parse_contact(line, argument)
+    if verb == "open":
+        address = argument.strip("<>").lower()
+        if address.count("@") != 1 or " " in address:
+            return None, CommandError(line, f"not an address; usage: {USAGE[verb]}")
+        return Command(verb, address, line=line), None
     if verb == "release":
         numbers = argument.replace(",", " ").replace("#", "").split()
         if not all(n.isdigit() for n in numbers):

@@ -206,6 +206,14 @@ def message_id_taken(session: Session, message_id: str) -> bool:
     return session.execute(_MESSAGE_ID, {"message_id": message_id}).first() is not None
 
 
+def unique_message_id(session: Session, message_id: str, content_digest: str) -> str:
+    """The mail's Message-ID, or one made from its content when that id is taken already (a
+    client reusing ids): a stored message's id is unique."""
+    if not message_id_taken(session, message_id):
+        return message_id
+    return f"<{content_digest[:32]}.reused@{message_id.strip('<>').rpartition('@')[2]}>"
+
+
 def add_message(session: Session, **fields) -> Message:
     row = row_insert.insert_row(session, Message, **fields)
     if row.inbound_id is not None:

@@ -31,6 +31,11 @@ def active_staff(session: Session, department_id: int | None = None) -> list[Sta
     return [member for member in staff if member.department_id == department_id]
 
 
+def all_staff_emails(session: Session) -> list[str]:
+    """Every staff address, those who left included."""
+    return list(session.exec(select(Staff.email)))
+
+
 def active_staff_by_email(session: Session, email: str) -> Staff | None:
     email = email.lower()
     return next((member for member in _active_staff(session) if member.email == email), None)
