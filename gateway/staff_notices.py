@@ -309,4 +309,6 @@ def _label(message: Message) -> str:
         return "staff reply"
     if "automatic" in message.flags:
         return "automatic reply"
+    if "opened-by-staff" in message.flags:
+        return "customer's request, logged by staff"
     return "customer"

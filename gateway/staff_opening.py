@@ -3,10 +3,11 @@ sent to someone's own inbox, is logged and confirmed in writing like any other.
 
 The staff member writes a new mail to the support address with `/open ADDRESS` on its first
 line and the request below it (a forwarded mail may stay whole). ADDRESS must be a registered,
-active contact: the gateway writes to no one else. The ticket is the customer's (their account,
-their language, the usual deadline), assigned to its author in their department; the request is
-recorded as written by that staff member, and the customer gets the written confirmation with
-the request as recorded and who took it, so a mistake in it can be put right by a reply.
+active contact: the gateway writes to no one else. The ticket and its request are the
+customer's (their account, language, deadline; their data to export or erase), marked as logged
+by the staff member, who is assigned. The customer gets the written confirmation with the
+request as recorded and who took it, so a mistake in it can be put right by a reply. Staff
+addresses in it (a forwarded mail's header) are replaced by the support address.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from gateway.core.commands import CommandError, ParsedCommands
 from gateway.core.htmltext import html_to_text
 from gateway.core.model import ParsedMail
 from gateway.notices import Notices
-from gateway.store import directory, repeats, repo, spool, staffing
+from gateway.store import directory, repo, spool, staffing
 from gateway.store.tables import Contact, Staff, Ticket
 
+FLAG = "opened-by-staff"  # on the request a staff member logged for the customer
 _FORWARD_PREFIX = re.compile(r"^\s*((fwd?|tr|wg)\s*:\s*)+", re.IGNORECASE)
 
 
@@ -85,13 +87,15 @@ class StaffOpening:
             sla_due_at=sla.first_response_due(now, self.settings.first_response_minutes,
                                               calendar),
         )  # fmt: skip
+        # The request is the customer's (their data: exported and erased with them, the first
+        # message of their ticket); the flag and the event say who logged it.
+        request = _without_staff_addresses(session, request, self.notices.company.support_address)
         message = repo.add_message(
             session, ticket_id=ticket.id, inbound_id=row.id, direction="in",
-            visibility="public", author_staff_id=author.id, author_email=author.email,
+            visibility="public", author_contact_id=contact.id, author_email=contact.email,
             message_id=message_id, header_message_id=mail.message_id, subject=mail.subject,
-            body_text=request, new_text=request, auth_verdict=verdict[:200],
-            flags="opened-by-staff", created_at=now,
-            text_digest=repeats.text_digest(session, request),
+            body_text=request, new_text=request, auth_verdict=verdict[:200], flags=FLAG,
+            created_at=now,
         )  # fmt: skip
         for item in mail.attachments:
             repo.add_attachment(session, message.id, item.filename, item.content_type, item.data,
@@ -99,8 +103,7 @@ class StaffOpening:
         repo.add_event(session, now, "ticket-opened", ticket_id=ticket.id, actor=author.email,
                        detail={"category": "request", "inbound_id": row.id, "by": "staff",
                                "contact_id": contact.id})  # fmt: skip
-        shown = _without_staff_addresses(session, request, self.notices.company.support_address)
-        echoed = replace(mail, text=shown, message_id="", references=())
+        echoed = replace(mail, text=request, message_id="", references=())
         self.notices.confirmation(session, ticket, repo.contact_info(contact), echoed, now,
                                   taken_by=author.name)  # fmt: skip
         return ticket

@@ -5,9 +5,14 @@ contacts; all or nothing with the mail's other commands; staff addresses never s
 
 from __future__ import annotations
 
+import io
+import zipfile
+from email import policy
+
 import test_staff_flow
 from conftest import add_contact, mail
 from sqlmodel import select
+from test_cli import cli_config, run_cli
 from test_staff_flow import PASS, last, staff_mail, ticket
 
 from gateway.store import repo
@@ -38,9 +43,11 @@ def test_a_call_is_logged_confirmed_in_writing_and_answered_from_the_receipt(des
     with desk.db.read() as session:
         sam = repo.find_staff(session, AGENT)
         [request] = repo.ticket_messages(session, opened.id)
+        alice = repo.find_contact(session, ALICE)
     assert opened.assignee_id == sam.id and opened.sla_due_at is not None
-    assert request.body_text == CALL and request.author_staff_id == sam.id
-    assert request.visibility == "public"
+    assert request.body_text == CALL and request.visibility == "public"
+    # the customer's request (exported and erased with their data), marked as logged by staff
+    assert request.author_contact_id == alice.id and "opened-by-staff" in request.flags
 
     [confirmation] = desk.sink.to(ALICE)
     text = confirmation.text()
@@ -65,6 +72,18 @@ def test_a_call_is_logged_confirmed_in_writing_and_answered_from_the_receipt(des
     desk.settle()
     assert len(tickets(desk)) == 1
     assert "Thank you!" in last(desk, AGENT).text()
+
+
+def test_the_same_staff_mail_replayed_opens_nothing_more(desk):
+    original = new_staff_mail(f"/open {ALICE}\n\n{CALL}")
+    desk.send(original)
+    desk.settle()
+    replay = b"Cc: someone@evil.example\r\n" + original.as_bytes(policy=policy.SMTP)
+    desk.send(replay, mail_from=AGENT, to=["support@support.example"])  # another delivery
+    desk.settle()
+    assert len(tickets(desk)) == 1 and len(desk.sink.to(ALICE)) == 1
+    with desk.db.read() as session:
+        assert [q.reason for q in session.exec(select(Quarantine))] == ["replayed-staff-mail"]
 
 
 def test_a_forwarded_mail_becomes_the_request_without_the_staff_inbox_showing(desk):
@@ -134,3 +153,17 @@ def test_a_french_contact_is_confirmed_in_french(desk):
     text = last(desk, "claire@customer.example").text()
     assert "Sam Agent, de notre équipe, a enregistré votre demande" in text
     assert "Claire a appelé : site lent." in text
+
+
+def test_the_logged_request_is_the_customers_data(desk, tmp_path, capsys):
+    forwarded = f"/open {ALICE}\n\nFrom: Alice <{ALICE}>\nTo: <{AGENT}>\n\nMy invoice is wrong."
+    desk.send(new_staff_mail(forwarded, subject="Fwd: invoice"))
+    desk.settle()
+    archive_path = tmp_path / "alice.zip"
+    code, _, err = run_cli(capsys, cli_config(tmp_path, desk), "privacy", "export", ALICE,
+                           "--output", str(archive_path))  # fmt: skip
+    assert code == 0, err
+    archive = zipfile.ZipFile(io.BytesIO(archive_path.read_bytes()))
+    [eml] = [name for name in archive.namelist() if name.endswith(".eml")]
+    exported = archive.read(eml).decode()
+    assert "My invoice is wrong." in exported and AGENT not in exported

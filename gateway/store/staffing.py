@@ -146,9 +146,11 @@ def outbox_id_by_message_id(session: Session, message_id: str) -> int | None:
 
 
 def staff_message_seen(session: Session, header_message_id: str) -> bool:
-    """Whether a staff mail with this Message-ID was already executed (replay guard)."""
+    """Whether a staff mail with this Message-ID was already executed (replay guard): a
+    reply or note, or a request logged for a customer (`staff_opening`)."""
     query = select(Message.id).where(
-        Message.header_message_id == header_message_id, col(Message.author_staff_id).is_not(None)
+        Message.header_message_id == header_message_id,
+        col(Message.author_staff_id).is_not(None) | col(Message.flags).contains("opened-by-staff"),
     )
     return session.exec(query).first() is not None
 
