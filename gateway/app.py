@@ -258,7 +258,9 @@ class Gateway(Serving):
             if config.imap.enabled
             else []
         )
-        context = app_timed.job_context(config, renderer, about, staff_notices, self.rating_links)
+        context = app_timed.job_context(
+            config, renderer, about, staff_notices, self.rating_links, self.approvals
+        )
         self.jobs = jobs.Runner(self.db, context, clock)
         self.jobs_worker = workers.Worker(
             "timed-actions", self._immediate_jobs, config.jobs.every_seconds

@@ -45,7 +45,12 @@ def rating_links(config, environ: Mapping[str, str] | None = None) -> RatingLink
 
 
 def job_context(
-    config, renderer: Renderer, about: Company, staff_notices: StaffNotices, links: RatingLinks
+    config,
+    renderer: Renderer,
+    about: Company,
+    staff_notices: StaffNotices,
+    links: RatingLinks,
+    approvals=None,
 ) -> jobs.JobContext:
     mail = TimedMail(renderer, about, links)
     cfg = config.complaints
@@ -88,7 +93,7 @@ def job_context(
         review_at_most=config.ratings.review_at_most,
         timezone=config.company.timezone,
     )
-    return jobs.JobContext(staff_notices, mail, complaints, report, settings)
+    return jobs.JobContext(staff_notices, mail, complaints, report, settings, approvals)
 
 
 def schedule_words(config) -> dict[str, str]:

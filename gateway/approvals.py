@@ -147,16 +147,16 @@ class ApprovalDesk:
     def _why_not(
         self, session, approval, contact, ticket, verified: bool, now
     ) -> permissions.Refusal | None:
+        if approval.status == "expired" or now >= timed.aware(approval.expires_at):
+            expires = approval.expires_at.strftime(WHEN)
+            return permissions.Refusal(
+                "expired", f"this request expired on {expires}", (("expires", expires),)
+            )
         if approval.status != "pending":
             return permissions.Refusal(
                 "already-answered",
                 f"this request was already answered ({approval.status})",
                 (("status", approval.status),),
-            )
-        if now >= timed.aware(approval.expires_at):
-            expires = approval.expires_at.strftime(WHEN)
-            return permissions.Refusal(
-                "expired", f"this request expired on {expires}", (("expires", expires),)
             )
         info = accounts.ticket_access(session, ticket)
         return permissions.check(permissions.Action.APPROVE, contact, info, verified)

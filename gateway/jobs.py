@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from gateway import held_digest, rating_reviews, sla_clock
+from gateway import approval_expiry, held_digest, rating_reviews, sla_clock
+from gateway.approvals import ApprovalDesk
 from gateway.complaint_desk import ComplaintDesk
 from gateway.core import sla as sla_rules
 from gateway.errors import without_message
@@ -49,6 +50,7 @@ class JobContext:
     complaints: ComplaintDesk
     report: WeeklyReport
     settings: JobSettings
+    approvals: ApprovalDesk | None = None  # for the requests that expire
 
 
 # Complaints -------------------------------------------------------------------------------
@@ -214,6 +216,7 @@ JOBS = (
     Job("pending", pending, "remind customers of pending tickets, then resolve them"),
     Job("close-resolved", close_resolved, "close resolved tickets after some days"),
     Job("forget-held", forget_held, "forget held mail after some days"),
+    Job("approvals", approval_expiry.send, "expire unanswered permission requests, tell staff"),
     Job("held-digest", held_digest.send, "the day's held mail, listed to the managers"),
     Job("weekly-report", weekly_report, "the weekly report to every staff member"),
 )  # fmt: skip

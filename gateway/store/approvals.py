@@ -49,6 +49,14 @@ def by_id(session: Session, approval_id: int) -> Approval | None:
     return session.get(Approval, approval_id)
 
 
+def pending_expired(session: Session, now: datetime) -> list[tuple[int, int]]:
+    """(approval id, ticket id) of requests still pending past their date."""
+    query = select(Approval.id, Approval.ticket_id).where(
+        Approval.status == "pending", col(Approval.expires_at) <= now
+    )
+    return list(session.exec(query.order_by(col(Approval.id))))
+
+
 def for_ticket(session: Session, ticket_id: int) -> list[Approval]:
     query = select(Approval).where(Approval.ticket_id == ticket_id).order_by(col(Approval.id))
     return list(session.exec(query))
