@@ -317,7 +317,8 @@ class Approval(SQLModel, table=True):
     asked_at: datetime
     expires_at: datetime
     token: str = Field(unique=True, max_length=64)  # reply address support+<token>@
-    status: str = Field(default="pending", max_length=10, index=True)  # pending|approved|denied
+    # pending | approved | denied | expired (`approval_expiry`: nobody answered in time)
+    status: str = Field(default="pending", max_length=10, index=True)
     decided_at: datetime | None = None
     decided_by_contact_id: int | None = Field(default=None, foreign_key="contact.id")
     decided_by: str = Field(default="", max_length=320)
