@@ -33,6 +33,7 @@ from gateway.sender_auth import Authenticator, Resolver
 from gateway.staff_desk import StaffDesk, StaffSettings
 from gateway.staff_notices import StaffNotices
 from gateway.staff_opening import OpeningSettings, StaffOpening
+from gateway.store import health
 from gateway.store.db import Database
 from gateway.store.vault import Vault
 
@@ -114,9 +115,18 @@ def build_pollers(
                 ssl_context=ssl.create_default_context(cafile=str(config.path(account.ca_file)))
                 if account.ca_file
                 else None,
+                on_state=_imap_state_recorder(db, clock, mailbox.name),
             )
         )
     return pollers
+
+
+def _imap_state_recorder(db: Database, clock, name: str) -> Callable[[str, str], None]:
+    def record(state: str, reason: str) -> None:
+        with db.write() as session:
+            health.record_imap_state(session, clock(), name, state, reason)
+
+    return record
 
 
 def build_authenticator(config: Config, resolver: Resolver | None) -> Authenticator:

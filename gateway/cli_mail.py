@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gateway.app import Gateway, utc_now
 from gateway.cli_output import emit
+from gateway.edges.imap_in import mailbox_name
 from gateway.store import health, outbox_rows, repo, spool
 
 
@@ -84,6 +85,12 @@ def _status(gw: Gateway, args) -> int:
         attention.append(f"at {capped:%Y-%m-%d %H:%M} UTC notices to unknown senders reached "
                          "limits.stranger_notices_per_hour: mail in forged names? It is held "
                          "unanswered: gateway held list")  # fmt: skip
+    configured = {mailbox_name(a.username, a.host) for a in gw.config.imap.accounts}
+    for mailbox, (since, why) in sorted(found.imap_down.items()):
+        if mailbox in configured:  # a mailbox since taken out of the configuration is not read
+            attention.append(f"IMAP mailbox {mailbox} cannot be read since "
+                             f"{since:%Y-%m-%d %H:%M} UTC ({why}): mail sent there waits "
+                             "unread; check the server, the login or the token")  # fmt: skip
     document = {**asdict(found), "attention": attention}
     if getattr(args, "json", False):
         print(json.dumps(document, indent=2, default=str))

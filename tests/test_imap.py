@@ -18,13 +18,14 @@ from conftest import add_contact, mail, make_config
 from dovecot import BINARY as dovecot_binary
 from dovecot import PASSWORD, TOKEN, USER, Dovecot, free_port, trusting
 from sqlmodel import func, select
+from test_cli import cli_config, run_cli
 
 from gateway import config as config_module
 from gateway import intake
 from gateway.app import Gateway
 from gateway.config import ImapAccountConfig
 from gateway.edges import imap_in
-from gateway.store import repo
+from gateway.store import health, repo
 from gateway.store.db import Database
 from gateway.store.tables import Inbound, Ticket
 
@@ -315,7 +316,9 @@ def test_mail_over_the_size_limit_stays_in_place_and_is_reported_once(dovecot, d
 def test_poller_recovers_after_the_server_restarts_and_logs_once(dovecot, desk, caplog):
     caplog.set_level(logging.DEBUG, logger="gateway.edges.imap_in")
     append(dovecot, mail(subject="before"))
-    reader = poller(dovecot, storing(desk), backoff=(0.05, 0.2), timeout=5)
+    states: list[tuple[str, str]] = []
+    reader = poller(dovecot, storing(desk), backoff=(0.05, 0.2), timeout=5,
+                    on_state=lambda state, why: states.append((state, why)))  # fmt: skip
     reader.start()
     try:
         wait_for(lambda: inbound_subjects(desk.db) == ["before"])
@@ -330,6 +333,38 @@ def test_poller_recovers_after_the_server_restarts_and_logs_once(dovecot, desk, 
     assert len(warnings) == 1 and "unavailable" in warnings[0].getMessage()
     assert any("available again" in r.getMessage() for r in caplog.records)
     assert subjects(dovecot, "Processed") == ["after", "before"]
+    assert [state for state, _ in states] == ["unavailable", "available"]  # once each
+    assert states[0][1].startswith("server: ")
+
+
+def test_a_mailbox_that_cannot_be_read_needs_a_look_in_status(
+    dovecot, start_gateway, monkeypatch, tmp_path, capsys
+):
+    monkeypatch.setenv("TEST_IMAP_PASSWORD", "not the password")
+    account = ImapAccountConfig(host="127.0.0.1", port=dovecot.port, security="none",
+                                username=USER, password_env="TEST_IMAP_PASSWORD")  # fmt: skip
+    gw = start_gateway(imap={"enabled": True, "poll_seconds": 3600, "accounts": (account,)})
+    name = f"{USER}@127.0.0.1"
+
+    def down() -> dict:
+        with gw.db.read() as session:
+            return health.imap_down(session)
+
+    wait_for(lambda: name in down())
+    config = cli_config(tmp_path, gw)
+    with config.open("a") as file:
+        file.write(f"\n[imap]\nenabled = true\n[[imap.accounts]]\nhost = '127.0.0.1'\n"
+                   f"port = {dovecot.port}\nsecurity = 'none'\nusername = '{USER}'\n"
+                   "password_env = 'TEST_IMAP_PASSWORD'\n")  # fmt: skip
+    code, out, _ = run_cli(capsys, config, "status")
+    assert code == 1
+    assert f"attention: IMAP mailbox {name} cannot be read since" in out
+    assert "AUTHENTICATIONFAILED" in out or "LoginError" in out
+
+    with gw.db.write() as session:  # as the poller records it once it reads the mailbox again
+        health.record_imap_state(session, gw.gw.clock(), name, "available", "")
+    code, out, _ = run_cli(capsys, config, "status")
+    assert code == 0 and "nothing needs a look" in out
 
 
 def retries(caplog) -> list[logging.LogRecord]:

@@ -82,7 +82,12 @@ class Mailbox:
 
     @property
     def name(self) -> str:
-        return f"{self.login.username}@{self.host}"
+        return mailbox_name(self.login.username, self.host)
+
+
+def mailbox_name(username: str, host: str) -> str:
+    """How logs, events and `gateway status` name a mailbox."""
+    return f"{username}@{host}"
 
 
 @dataclass
@@ -140,6 +145,7 @@ class Poller:
         ssl_context: ssl.SSLContext | None = None,
         backoff: tuple[float, float] = (1.0, 300.0),
         timeout: float = 60.0,
+        on_state: Callable[[str, str], None] | None = None,
     ):
         self.mailbox, self.store, self.on_accept = mailbox, store, on_accept
         self.domains, self.poll_seconds = accepted_domains, poll_seconds
@@ -148,6 +154,9 @@ class Poller:
         self._folders: dict[str, _Folder] = {}
         self._delay = backoff[0]
         self._outage: str | None = None  # "server" or "store" while one lasts
+        # Told "unavailable" (with why) when an outage starts and "available" when it ends,
+        # for `gateway status`: a mailbox nobody reads must not go unnoticed for long.
+        self.on_state = on_state or (lambda state, reason: None)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"imap {mailbox.name}", daemon=True)
 
@@ -195,6 +204,7 @@ class Poller:
     def _trouble(self, kind: str, reason: str) -> None:
         if self._outage is None:
             log.warning("imap %s: %s unavailable, will retry: %s", self.mailbox.name, kind, reason)
+            self._tell("unavailable", f"{kind}: {reason}"[:300])
         else:
             log.debug(
                 "imap %s: still failing (%s), retry in %.1fs",
@@ -207,7 +217,15 @@ class Poller:
     def _recovered(self) -> None:
         if self._outage is not None:
             log.info("imap %s: %s available again", self.mailbox.name, self._outage)
+            self._tell("available", "")
         self._outage, self._delay = None, self.backoff[0]
+
+    def _tell(self, state: str, reason: str) -> None:
+        try:
+            self.on_state(state, reason)
+        except Exception as error:  # the database may be what is down: polling goes on
+            log.warning("imap %s: state not recorded: %s", self.mailbox.name,
+                        without_message(error))  # fmt: skip
 
     def _wait(self, client: IMAPClient) -> None:
         """Until new mail, a poll interval or stop: IDLE on the first folder where offered."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from gateway.store import repo
 from gateway.store.tables import Event, Inbound, Outbox, Quarantine
 
 
@@ -19,6 +21,7 @@ class Health:
     oldest_due_outbox: datetime | None  # due to be sent and not sent yet
     held: int  # mail held instead of ticketed, not released
     notices_capped_at: datetime | None  # last time the hourly cap on strangers' notices held
+    imap_down: dict[str, tuple[datetime, str]]  # mailbox -> (unavailable since, why)
 
 
 def figures(session: Session, now: datetime) -> Health:
@@ -47,4 +50,28 @@ def figures(session: Session, now: datetime) -> Health:
         oldest_due,
         held,
         capped,
+        imap_down(session),
     )
+
+
+IMAP_STATES = {"unavailable": "imap-unavailable", "available": "imap-available"}
+
+
+def record_imap_state(session: Session, now: datetime, mailbox: str, state: str, reason: str):
+    """A mailbox's poller could not read it (`reason`), or can again."""
+    repo.add_event(session, now, IMAP_STATES[state], actor=mailbox,
+                   detail={"reason": reason} if reason else None)  # fmt: skip
+
+
+def imap_down(session: Session) -> dict[str, tuple[datetime, str]]:
+    """Mailboxes whose last word was "unavailable": since when, and why."""
+    query = (
+        select(Event.actor, Event.kind, Event.at, Event.detail)
+        .where(col(Event.kind).in_(list(IMAP_STATES.values())))
+        .order_by(col(Event.at), col(Event.id))
+    )
+    last: dict[str, tuple[str, datetime, str]] = {}
+    for mailbox, kind, at, detail in session.exec(query):
+        last[mailbox] = (kind, at, json.loads(detail).get("reason", "") if detail else "")
+    return {name: (at, why) for name, (kind, at, why) in last.items()
+            if kind == "imap-unavailable"}  # fmt: skip
