@@ -78,6 +78,7 @@ CREATE TABLE staff (
 	role VARCHAR(10) NOT NULL, 
 	active BOOLEAN NOT NULL, 
 	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	away_since TIMESTAMP WITH TIME ZONE, 
 	PRIMARY KEY (id), 
 	UNIQUE (email), 
 	FOREIGN KEY(department_id) REFERENCES department (id)

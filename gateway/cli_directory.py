@@ -87,10 +87,10 @@ def _staff_list(gw: Gateway, args) -> int:
     with gw.db.read() as session:
         rows = [
             {"email": s.email, "name": s.name, "role": s.role, "department_id": s.department_id,
-             "active": s.active}
+             "active": s.active, "away_since": s.away_since}
             for s in directory.list_staff(session)
         ]  # fmt: skip
-    emit(args, rows, ["email", "name", "role", "department_id", "active"])
+    emit(args, rows, ["email", "name", "role", "department_id", "active", "away_since"])
     return 0
 
 

@@ -78,6 +78,7 @@ class ComplaintDesk:
         if address and (member := timed.staff_by_email(session, address)) is not None:
             return member
         managers = timed.managers(session, ticket.department_id) or timed.managers(session)
+        managers = staffing.present(managers)
         last = timed.last_complaint_taken(session, [m.id for m in managers])
         chosen = rules.round_robin([(m.id, last.get(m.id)) for m in managers])
         return next((m for m in managers if m.id == chosen), None)

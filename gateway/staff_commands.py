@@ -39,13 +39,15 @@ class Outcome:
 
 
 def involved_staff(session, ticket: Ticket, exclude: int | None = None) -> list[Staff]:
-    """The assignee (or else the department, or else everyone), plus watchers."""
-    if ticket.assignee_id:
-        base = [staffing.staff_by_id(session, ticket.assignee_id)]
+    """The assignee (or else the department, or else everyone), plus watchers; an assignee
+    who is away (their out-of-office answered us) is told too, and so is their department."""
+    assignee = staffing.staff_by_id(session, ticket.assignee_id) if ticket.assignee_id else None
+    if assignee is not None and assignee.away_since is None:
+        base = [assignee]
     elif ticket.department_id:
-        base = staffing.active_staff(session, ticket.department_id)
+        base = [assignee, *staffing.present(staffing.active_staff(session, ticket.department_id))]
     else:
-        base = staffing.active_staff(session)
+        base = [assignee, *staffing.present(staffing.active_staff(session))]
     members: dict[int, Staff] = {}
     for member in [*base, *staffing.watchers(session, ticket.id)]:
         if member is not None and member.active and member.id != exclude:

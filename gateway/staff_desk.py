@@ -75,6 +75,10 @@ class StaffDesk:
         automatic = senders.automatic_reason(mail, envelope)
         if automatic is not None:
             return self._record_automatic(session, row, staff, ticket, automatic, now)
+        if staff.away_since is not None:  # they write again: back from wherever they were
+            staff.away_since = None
+            session.add(staff)
+            repo.add_event(session, now, "staff-back", actor=staff.email)
         if ticket is None:
             parsed = commands.parse_commands(new_text(mail.text, mail.html), mail.subject)
             if held_commands.wanted(parsed):
@@ -239,7 +243,13 @@ class StaffDesk:
         return 1
 
     def _record_automatic(self, session, row, staff, ticket, reason, now) -> int:
-        """A staff out-of-office is never relayed; staff see it as an event on the ticket."""
+        """A staff out-of-office is never relayed; staff see it as an event on the ticket, and
+        its author is away: their colleagues get what would have reached them alone."""
+        if reason in senders.AWAY_REASONS and staff.away_since is None:
+            staff.away_since = now
+            session.add(staff)
+            repo.add_event(session, now, "staff-away", actor=staff.email,
+                           detail={"reason": reason})  # fmt: skip
         if ticket is None:
             spool.add_quarantine(session, row.id, now, "automatic", reason, staff.email)
             return 0

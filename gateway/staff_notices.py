@@ -87,7 +87,9 @@ class StaffNotices:
             "subject": ticket.subject,
             "requester": _person(requester.name, requester.email) if requester else "erased",
             "ccs": [c.email for c in staffing.ccs(session, ticket.id)],
-            "assignee": assignee.name if assignee else "",
+            "assignee": (assignee.name + (" (away)" if assignee.away_since else ""))
+            if assignee
+            else "",
             "department": department.name if department else "",
             "status": ticket.status,
             "priority": ticket.priority,

@@ -18,6 +18,13 @@ _OOO_SUBJECT = re.compile(
 )
 
 
+# What an out-of-office or vacation answer says of itself (not a bounce, a list, a loop).
+AWAY_REASONS = frozenset({
+    "auto-submitted:auto-replied", "x-autoreply", "precedence:auto_reply",
+    "auto-response-suppress", "out-of-office-subject",
+})  # fmt: skip
+
+
 def automatic_reason(mail: ParsedMail, envelope: Envelope) -> str | None:
     """Why this message must never be answered, or None for mail written by a person."""
     auto = mail.auto

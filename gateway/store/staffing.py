@@ -36,6 +36,11 @@ def all_staff_emails(session: Session) -> list[str]:
     return list(session.exec(select(Staff.email)))
 
 
+def present(members: list[Staff]) -> list[Staff]:
+    """Those not away, or all of them when everyone is: someone must be told."""
+    return [m for m in members if m.away_since is None] or members
+
+
 def active_staff_by_email(session: Session, email: str) -> Staff | None:
     email = email.lower()
     return next((member for member in _active_staff(session) if member.email == email), None)

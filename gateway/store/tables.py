@@ -75,6 +75,9 @@ class Staff(SQLModel, table=True):
     role: str = Field(default="agent", max_length=10)  # agent | manager
     active: bool = True
     created_at: datetime
+    # Their out-of-office answered one of our mails: colleagues stand in (`staffing.present`)
+    # until the next mail they write themselves.
+    away_since: datetime | None = None
 
 
 _PAUSED = text("pending_since IS NOT NULL")

@@ -1,0 +1,67 @@
+"""A staff member whose out-of-office answers our mail is away: what would have reached them
+alone reaches their department too, until they write again themselves. A forged or unverified
+out-of-office changes nothing (it is held like any unverified staff mail)."""
+
+from __future__ import annotations
+
+import test_staff_flow
+from conftest import mail
+from test_staff_flow import PASS, last, open_ticket, staff_mail
+
+from gateway.store import staffing
+
+desk = test_staff_flow.desk
+ALICE, SAM, KIM = "alice@customer.example", "agent@support.example", "second@support.example"
+
+
+def follow_up(gw, t, body):
+    gw.send(mail(subject=f"Re: [VB #{t.id}] Site down", body=body))
+    gw.settle()
+
+
+def out_of_office(gw, notification, auth=PASS):
+    reply = staff_mail(notification, "I am away until Monday.", subject="Out of office",
+                       Auto_Submitted="auto-replied", auth=auth)  # fmt: skip
+    gw.send(reply)
+    gw.settle()
+
+
+def away_since(gw, address):
+    with gw.db.read() as session:
+        return staffing.active_staff_by_email(session, address).away_since
+
+
+def test_an_away_assignee_s_customer_reaches_the_department_until_they_write_again(desk):
+    t = open_ticket(desk)
+    desk.send(staff_mail(last(desk, SAM), "/assign me"))
+    desk.settle()
+    follow_up(desk, t, "Any news?")
+    assert "Any news?" not in last(desk, KIM).text()  # assigned: Sam alone is told
+
+    out_of_office(desk, last(desk, SAM))
+    assert away_since(desk, SAM) is not None
+    assert desk.sink.to(ALICE)[-1].text().count("I am away") == 0  # never relayed
+
+    follow_up(desk, t, "Still down, please!")
+    to_kim = last(desk, KIM)
+    assert "Still down, please!" in to_kim.text()
+    assert "assignee Sam Agent (away)" in to_kim.text()
+    assert "Still down, please!" in last(desk, SAM).text()
+
+    desk.send(staff_mail(last(desk, SAM), "Back early: fixed now."))
+    desk.settle()
+    assert away_since(desk, SAM) is None
+    assert "Back early: fixed now." in last(desk, ALICE).text()
+    follow_up(desk, t, "Thanks, works.")
+    assert "Thanks, works." in last(desk, SAM).text()
+    assert "Thanks, works." not in last(desk, KIM).text()
+
+
+def test_an_unverified_out_of_office_marks_nobody_away(desk):
+    t = open_ticket(desk)
+    desk.send(staff_mail(last(desk, SAM), "/assign me"))
+    desk.settle()
+    out_of_office(desk, last(desk, SAM), auth=None)
+    assert away_since(desk, SAM) is None
+    follow_up(desk, t, "Hello?")
+    assert "Hello?" not in last(desk, KIM).text()
