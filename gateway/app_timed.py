@@ -90,6 +90,7 @@ def job_context(
         close_after=days(life.close_resolved_days),
         forget_held_after=days(life.held_days),
         held_digest_at=config_timed.held_digest_time(life),
+        open_digest_at=config_timed.open_digest_time(life),
         review_at_most=config.ratings.review_at_most,
         timezone=config.company.timezone,
     )
@@ -110,4 +111,10 @@ def schedule_words(config) -> dict[str, str]:
         )
     else:
         words["held-digest"] = "never (lifecycle.held_digest_time is empty)"
+    if config.lifecycle.open_digest_time:
+        words["open-digest"] = (
+            f"every day at {config.lifecycle.open_digest_time} ({config.company.timezone})"
+        )
+    else:
+        words["open-digest"] = "never (lifecycle.open_digest_time is empty)"
     return words

@@ -37,6 +37,7 @@ class LifecycleConfig:
         30  # held mail is forgotten after this: bytes shredded, sender dropped (0: kept)
     )
     held_digest_time: str = "08:00"  # daily list of held mail to the managers ("": none)
+    open_digest_time: str = "08:00"  # daily list of each staff member's open tickets ("": none)
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,11 @@ def validate(config, fail: Callable[[str, str, str], None], environ: Mapping[str
     except ValueError:
         fail("lifecycle", "held_digest_time", f'expected HH:MM or "", got '
              f"{config.lifecycle.held_digest_time!r}")  # fmt: skip
+    try:
+        open_digest_time(config.lifecycle)
+    except ValueError:
+        fail("lifecycle", "open_digest_time", f'expected HH:MM or "", got '
+             f"{config.lifecycle.open_digest_time!r}")  # fmt: skip
     if not 0 <= config.ratings.review_at_most <= 5:
         fail("ratings", "review_at_most", "a score from 1 to 5, or 0 for no review mail")
     if config.jobs.every_seconds < 1:
@@ -148,6 +154,10 @@ def report_time(cfg: ReportConfig) -> time:
 
 def held_digest_time(cfg: LifecycleConfig) -> time | None:
     return _clock_time(cfg.held_digest_time) if cfg.held_digest_time else None
+
+
+def open_digest_time(cfg: LifecycleConfig) -> time | None:
+    return _clock_time(cfg.open_digest_time) if cfg.open_digest_time else None
 
 
 def _clock_time(words: str) -> time:

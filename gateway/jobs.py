@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from gateway import approval_expiry, held_digest, rating_reviews, sla_clock
+from gateway import approval_expiry, held_digest, open_digest, rating_reviews, sla_clock
 from gateway.approvals import ApprovalDesk
 from gateway.complaint_desk import ComplaintDesk
 from gateway.core import sla as sla_rules
@@ -39,6 +39,7 @@ class JobSettings:
     close_after: timedelta | None = timedelta(days=7)
     forget_held_after: timedelta | None = timedelta(days=30)
     held_digest_at: time | None = time(8, 0)  # in `timezone`; None: no daily list
+    open_digest_at: time | None = time(8, 0)  # each member's open tickets; None: none
     review_at_most: int = 2  # ratings at or below go to the managers for review; 0: none
     timezone: str = "UTC"
 
@@ -218,6 +219,7 @@ JOBS = (
     Job("forget-held", forget_held, "forget held mail after some days"),
     Job("approvals", approval_expiry.send, "expire unanswered permission requests, tell staff"),
     Job("held-digest", held_digest.send, "the day's held mail, listed to the managers"),
+    Job("open-digest", open_digest.send, "each staff member's open tickets, every morning"),
     Job("weekly-report", weekly_report, "the weekly report to every staff member"),
 )  # fmt: skip
 BY_NAME = {job.name: job for job in JOBS}

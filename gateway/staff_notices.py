@@ -268,6 +268,9 @@ class StaffNotices:
         context = context | {"support_address": self.company.support_address}
         return self._to_staff(session, member, "held_digest", context, "held-digest", None, now)
 
+    def open_digest(self, session, member: Staff, context: dict, now: datetime) -> Sent:
+        return self._to_staff(session, member, "open_digest", context, "open-digest", None, now)
+
     def merge_notice(self, session, source: Ticket, target: Ticket, contact: Contact, now) -> Sent:
         lang = contact.language if contact.language in ("en", "fr") else self.company.language
         rendered = self.renderer.render(

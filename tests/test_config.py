@@ -88,6 +88,7 @@ _SPECIAL = {
     "report.time": ("09:30", "09:30"),
     "ratings.review_at_most": ("3", 3),
     "lifecycle.held_digest_time": ("07:45", "07:45"),
+    "lifecycle.open_digest_time": ("07:30", "07:30"),
     "routing.addresses": ("billing@support.example=Billing", ("billing@support.example=Billing",)),
     # The signing key must exist: the test's environment holds only the variable naming it
     # (long enough to be a key), and the config file itself is a readable file.

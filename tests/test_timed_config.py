@@ -21,6 +21,7 @@ from gateway.config import ConfigError, load
         ({"report": {"day": "monday"}}, "report.day"),
         ({"report": {"time": "8h"}}, "report.time"),
         ({"lifecycle": {"held_digest_time": "8 am"}}, "lifecycle.held_digest_time"),
+        ({"lifecycle": {"open_digest_time": "25:00"}}, "lifecycle.open_digest_time"),
         ({"ratings": {"review_at_most": 6}}, "ratings.review_at_most"),
         ({"jobs": {"every_seconds": 0}}, "jobs.every_seconds"),
         ({"web": {"secret_env": "RATING_KEY"}}, "web.secret_env"),

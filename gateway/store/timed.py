@@ -98,6 +98,14 @@ def sla_due(session: Session, since: datetime, until: datetime) -> list[tuple[in
     return sorted(found)
 
 
+def live_tickets(session: Session) -> list[Ticket]:
+    """Tickets not resolved or closed (merged ones live on in their target)."""
+    query = select(Ticket).where(
+        col(Ticket.status).in_(LIVE_STATUSES), col(Ticket.merged_into_id).is_(None)
+    )
+    return list(session.exec(query.order_by(col(Ticket.id))))
+
+
 def awaited_due(ticket: Ticket) -> datetime | None:
     """When the answer the ticket awaits is due: the first response, then each follow-up's."""
     return ticket.sla_due_at if ticket.first_response_at is None else ticket.reply_due_at
