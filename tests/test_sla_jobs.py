@@ -222,3 +222,24 @@ def test_two_schedulers_on_one_database_warn_once(start_gateway, clock):
     gateways[0].settle()
     assert len(about(gateways[0], "agent@support.example", "First response due")) == 1
     assert [e.ticket_id for e in events(gateways[0], "sla-warning")] == [t.id]
+
+
+def test_a_reopened_ticket_gets_a_new_deadline(desk, clock):
+    t = open_ticket(desk)
+    desk.send(staff_mail(last(desk, "agent@support.example"), "/status resolved\nFixed."))
+    desk.settle()
+    clock.advance(days=1)  # Tuesday 09:00: the customer writes again, the ticket reopens
+    desk.send(mail(subject=f"Re: [VB #{t.id}] Site down", body="It is down again."))
+    desk.settle()
+    reopened = ticket(desk, t.id)
+    assert reopened.status == "open" and reopened.reply_due_at == clock.now.replace(hour=10)
+    clock.advance(minutes=45)
+    assert run(desk, "sla") == 1
+    assert about(desk, "agent@support.example", "Answer due at 2026-11-24 10:00 UTC")
+
+
+def test_a_deadline_missed_while_the_gateway_was_down_for_days_is_not_chased(desk, clock):
+    open_ticket(desk)  # due Monday 10:00
+    clock.advance(days=2, hours=1, minutes=1)  # Wednesday 10:01: over two days late
+    assert run(desk, "sla") == 0
+    assert not about(desk, "boss@support.example", "Deadline missed")

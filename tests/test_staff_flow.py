@@ -472,3 +472,26 @@ def test_a_member_who_left_runs_nothing_and_their_tickets_go_back_to_the_departm
     desk.send(staff_mail(notification, "/assign me\n\nBack."))
     desk.settle()
     assert ticket(desk, t.id).assignee_id is not None
+
+
+def test_watch_brings_every_notification_and_unwatch_stops_them(desk):
+    t = open_ticket(desk)
+    desk.send(staff_mail(last(desk, "agent@support.example"), "/assign me"))
+    desk.settle()
+    billing = "billing@support.example"  # another department: told of nothing by default
+    desk.send(mail(subject=f"Re: [VB #{t.id}] Site down", body="First follow-up."))
+    desk.settle()
+    assert not [m for m in desk.sink.to(billing) if "First follow-up." in m.text()]
+
+    desk.send(staff_mail(last(desk, "agent@support.example"), "/watch", sender=billing))
+    desk.settle()
+    desk.send(mail(subject=f"Re: [VB #{t.id}] Site down", body="Second follow-up."))
+    desk.settle()
+    assert "Second follow-up." in last(desk, billing).text()
+
+    desk.send(staff_mail(last(desk, billing), "/unwatch", sender=billing))
+    desk.settle()
+    desk.send(mail(subject=f"Re: [VB #{t.id}] Site down", body="Third follow-up."))
+    desk.settle()
+    assert not [m for m in desk.sink.to(billing) if "Third follow-up." in m.text()]
+    assert "Third follow-up." in last(desk, "agent@support.example").text()
