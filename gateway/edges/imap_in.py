@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 # Server or network trouble: reconnect after a backoff (imapclient's errors derive from these).
 NETWORK_ERRORS = (OSError, imaplib.IMAP4.error, TemporaryFailure)
 IDLE_RENEW_SECONDS = 600  # RFC 2177: re-issue IDLE well before a 29-minute server timeout
+FIRST_IDLE_SECONDS = 5
 BATCH_MESSAGES, BATCH_BYTES = 100, 16 * 1024 * 1024
 _RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "to", "cc")
 
@@ -190,10 +191,12 @@ class Poller:
             self._pause()
 
     def _serve(self, client: IMAPClient) -> None:
+        waited = 0  # waits on this connection
         while not self._stop.is_set():
             if all([self._scan(client, folder) for folder in self.mailbox.folders]):
                 self._recovered()
-                self._wait(client)
+                self._wait(client, first=waited == 0)
+                waited += 1
             else:
                 self._pause()
 
@@ -227,8 +230,10 @@ class Poller:
             log.warning("imap %s: state not recorded: %s", self.mailbox.name,
                         without_message(error))  # fmt: skip
 
-    def _wait(self, client: IMAPClient) -> None:
-        """Until new mail, a poll interval or stop: IDLE on the first folder where offered."""
+    def _wait(self, client: IMAPClient, first: bool = False) -> None:
+        """Until new mail, a poll interval or stop: IDLE on the first folder where offered.
+        The first IDLE of a connection is short: mail a server stored in the moment between
+        the scan and IDLE, while it was busy, is then found in seconds, not at the renewal."""
         folder = self.mailbox.folders[0]
         info = client.select_folder(folder)
         known = self._folders.get(folder)
@@ -241,7 +246,8 @@ class Poller:
         if not client.has_capability("IDLE"):
             self._stop.wait(self.poll_seconds)
             return
-        self._idle(client, self.poll_seconds if several else IDLE_RENEW_SECONDS)
+        seconds = self.poll_seconds if several else IDLE_RENEW_SECONDS
+        self._idle(client, min(seconds, FIRST_IDLE_SECONDS) if first else seconds)
 
     def _idle(self, client: IMAPClient, seconds: float) -> None:
         deadline = time.monotonic() + seconds
