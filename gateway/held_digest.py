@@ -10,9 +10,10 @@ were already told (a refused permission answer, unverified staff mail) or that n
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from gateway import daily
 from gateway.core import lookalike
 from gateway.store import spool, staffing, timed
 from gateway.store.db import Database
@@ -24,32 +25,18 @@ ALREADY_TOLD = frozenset({
 LISTED = 50  # rows in one mail; the count says how many more `gateway held list` has
 
 
-def due_day(now: datetime, timezone: str, at: time) -> tuple[date, datetime]:
-    """The local day whose list is due at `now` (the latest `at` not after it) and that
-    moment: the list covers the 24 hours before it."""
-    zone = ZoneInfo(timezone)
-    local = now.astimezone(zone)
-    day = local.date()
-    if datetime.combine(day, at, tzinfo=zone) > local:
-        day -= timedelta(days=1)
-    return day, datetime.combine(day, at, tzinfo=zone)
-
-
 def send(db: Database, now: datetime, ctx) -> int:
     """Queue the day's list once (a once-only key per local day); returns the mails queued.
     A day with nothing to list is claimed too, and sends nothing."""
     settings = ctx.settings
-    if settings.held_digest_at is None:
+    due = daily.unsent(db, now, settings.timezone, settings.held_digest_at, "held-digest")
+    if due is None:
         return 0
-    day, moment = due_day(now, settings.timezone, settings.held_digest_at)
-    key = f"held-digest:{day.isoformat()}"
-    with db.read() as session:  # every minute but one a day finds the day's list sent
-        if timed.claimed(session, key) is not None:
-            return 0
+    day, moment = due.day, due.moment
     with db.write() as session:
         held = spool.held_between(session, moment - timedelta(days=1), moment)
         listed = [row for row in held if row.reason not in ALREADY_TOLD]
-        if not timed.claim(session, key, now, "held-digest", detail={"count": len(listed)}):
+        if not timed.claim(session, due.key, now, "held-digest", detail={"count": len(listed)}):
             return 0
         if not listed:
             return 0

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from gateway import daily
 from gateway.core import threads
-from gateway.held_digest import due_day
 from gateway.store import staffing, timed
 from gateway.store.db import Database
 from gateway.store.tables import Ticket
@@ -21,15 +21,12 @@ LISTED = 50  # rows of each list in one mail; the count says how many more
 def send(db: Database, now: datetime, ctx) -> int:
     """Queue the day's lists once (a once-only key per local day); returns the mails queued."""
     settings = ctx.settings
-    if settings.open_digest_at is None:
+    due = daily.unsent(db, now, settings.timezone, settings.open_digest_at, "open-digest")
+    if due is None:
         return 0
-    day, _ = due_day(now, settings.timezone, settings.open_digest_at)
-    key = f"open-digest:{day.isoformat()}"
-    with db.read() as session:  # every minute but one a day finds the day's lists sent
-        if timed.claimed(session, key) is not None:
-            return 0
+    day = due.day
     with db.write() as session:
-        if not timed.claim(session, key, now, "open-digest"):
+        if not timed.claim(session, due.key, now, "open-digest"):
             return 0
         tickets = sorted(timed.live_tickets(session), key=lambda t: _order(t, now))
         sent = 0
