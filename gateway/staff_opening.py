@@ -145,8 +145,9 @@ def handle(opening: StaffOpening, desk, session, row, mail: ParsedMail, author: 
         staff_commands.apply(session, desk.notices, ticket, author, step, outcome, now,
                              approvals=desk.approvals)  # fmt: skip
     session.add(ticket)
+    held = "assigned to you" if ticket.assignee_id == author.id else "not assigned to you"
     recorded = [
-        f"ticket opened for {contact.email}, assigned to you; the answer is due "
+        f"ticket opened for {contact.email}, {held}; the answer is due "
         f"{ticket.sla_due_at:%Y-%m-%d %H:%M} UTC",
         "written confirmation sent to them, with the request as you recorded it",
         *outcome.recorded,

@@ -114,6 +114,8 @@ def test_other_commands_apply_to_the_new_ticket_all_or_nothing(desk):
     desk.settle()
     [opened] = tickets(desk)
     assert opened.priority == "urgent" and opened.assignee_id is None
+    receipt = last(desk, AGENT).text()
+    assert "not assigned to you" in receipt and "transferred to Billing" in receipt
     assert "handed this ticket to you" in last(desk, "billing@support.example").text()
     assert len(desk.sink.to(ALICE)) == 1
 
