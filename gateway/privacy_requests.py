@@ -17,7 +17,7 @@ from datetime import datetime
 
 from gateway import compose, outbox, privacy
 from gateway.core import threads
-from gateway.store import privacy_rows, repo
+from gateway.store import privacy_rows, repo, spool
 
 HOW_TO = (
     "The gateway recognised a {kind} request (its From line is not proof of identity: "
@@ -34,6 +34,7 @@ SELF_SERVED = (
     "correction or an erasure they must ask again, and you verify and approve as usual."
 )
 SELF_SERVICE = "self-service:verified-mail"  # the audit log's actor for such an export
+PLAIN = {"export": "a copy of", "erase": "the erasure of", "correct": "a correction of"}
 
 
 def settle(session, notices, staff_notices, row, kind: str | None, verified: bool,
@@ -45,7 +46,10 @@ def settle(session, notices, staff_notices, row, kind: str | None, verified: boo
     if kind is None:
         return 0
     message = repo.message_for_inbound(session, row.id)
-    if message is None or message.author_contact_id is None or "automatic" in message.flags:
+    if message is None:
+        _mark_held(session, row, kind, now)
+        return 0
+    if message.author_contact_id is None or "automatic" in message.flags:
         return 0
     from gateway.staff_commands import involved_staff  # staff_commands imports this module
 
@@ -67,6 +71,21 @@ def settle(session, notices, staff_notices, row, kind: str | None, verified: boo
         kind="staff-privacy-request", now=now,
     )  # fmt: skip
     return sent + len(told)
+
+
+def _mark_held(session, row, kind: str, now: datetime) -> None:
+    """A contact who left the customer keeps their rights over their data, but their mail is
+    held (it opens no ticket): the held mail says what it asks, so the morning list of held
+    mail shows the managers a request the law gives a month to answer."""
+    held = spool.quarantine_for(session, row.id)
+    if held is None or held.reason != "contact-deactivated":
+        return
+    held.detail = (f"{held.detail}; it asks for {PLAIN.get(kind, 'something about')} their "
+                   "personal data: verify them, then `gateway privacy export|erase|correct "
+                   "ADDRESS`")  # fmt: skip
+    session.add(held)
+    repo.add_event(session, now, "privacy-request", actor=held.sender,
+                   detail={"kind": kind, "inbound_id": row.id, "held": held.id})  # fmt: skip
 
 
 def _export_now(session, notices, ticket, contact, now: datetime) -> int:

@@ -90,3 +90,20 @@ def ticket_ccs(gw, number) -> int:
 
     with gw.db.read() as session:
         return len(list(session.exec(select(TicketCc).where(TicketCc.ticket_id == number))))
+
+
+def test_a_contact_who_left_asking_for_their_data_is_held_saying_so(desk, tmp_path, clock):  # noqa: F811
+    run_cli(desk, tmp_path, "contacts", "deactivate", ALICE)
+    desk.send(mail(subject="Leaving", body="Please delete all my data, I left Alice Co."))
+    desk.settle()
+    held = last_held(desk)
+    assert held.reason == "contact-deactivated"
+    assert "it asks for the erasure of their personal data" in held.detail
+    with desk.db.read() as session:
+        [request] = session.exec(select(Event).where(Event.kind == "privacy-request")).all()
+    assert request.actor == ALICE and json.loads(request.detail)["kind"] == "erase"
+    clock.now = clock.now.replace(day=24, hour=8)  # the next morning's list of held mail
+    desk.gw.jobs.run("held-digest")
+    desk.settle()
+    digest = last(desk, "agent@support.example")
+    assert "asks for the erasure of their personal data" in digest.text()
