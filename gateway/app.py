@@ -36,6 +36,7 @@ from gateway.staff_opening import OpeningSettings, StaffOpening
 from gateway.store import health
 from gateway.store.db import Database
 from gateway.store.vault import Vault
+from gateway.urgency import Urgency
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,7 @@ class Gateway(Serving):
                 insecure_trust_staff_from=config.auth.insecure_trust_staff_from,
                 max_reply_size=config.outbound.max_message_size,
                 language=config.company.language,
+                urgency=Urgency(config.sla.urgent_minutes, config_timed.calendars(config)),
             ),
             approvals=self.approvals,
             opening=StaffOpening(
@@ -208,6 +210,7 @@ class Gateway(Serving):
                 domain=company.domain,
                 tag=company.tag,
                 own_domains=config.accepted_domains,
+                urgent_minutes=config.sla.urgent_minutes,
                 policy=Policy(
                     first_response_minutes=config.sla.first_response_minutes,
                     auto_per_hour=config.limits.auto_per_hour,

@@ -97,6 +97,7 @@ class WebConfig:
 class SlaConfig:
     first_response_minutes: int = 60
     warn_before_minutes: int = 15
+    urgent_minutes: int = 15  # an urgent ticket's awaited answer is due this soon (0: as usual)
     hours: tuple[str, ...] = ()  # opening hours, e.g. "mon-fri 09:00-18:00"; none: 24/7
     holidays: tuple[str, ...] = ()  # "YYYY-MM-DD"
     department_hours: tuple[str, ...] = ()  # "Billing: mon-fri 09:00-17:00"

@@ -29,6 +29,8 @@ def validate(config, fail: Fail) -> None:
     _check_listener_tls(config, fail)
     if config.smtp.max_message_size < 1024:
         fail("smtp", "max_message_size", "must be at least 1024 bytes")
+    if config.sla.urgent_minutes < 0:
+        fail("sla", "urgent_minutes", "must be 0 (as any ticket) or more minutes")
     for key in ("command_timeout_seconds", "data_timeout_seconds"):
         if getattr(config.smtp, key) < 1:
             fail("smtp", key, "must be at least 1 second")

@@ -19,6 +19,7 @@ from gateway.notices import Notices
 from gateway.staff_commands import involved_staff
 from gateway.staff_notices import StaffNotices
 from gateway.store import repeats, repo, spool, staffing
+from gateway.urgency import Urgency
 
 log = logging.getLogger(__name__)
 _MISSING: set[str] = set()  # departments named by routing that do not exist, logged once
@@ -145,9 +146,9 @@ class CustomerDesk:
             changes |= {"status": "open", "resolved_at": None}
         if awaits_answer(ticket, decision):
             department = staffing.department(session, ticket.department_id)
-            changes["reply_due_at"] = self._due(
-                decision.reply_due_at, department.name if department else "", now
-            )
+            usual = self._due(decision.reply_due_at, department.name if department else "", now)
+            urgency = Urgency(self.settings.urgent_minutes, self.settings.calendars)
+            changes["reply_due_at"] = urgency.sooner(session, ticket, usual, now)
         repo.update_ticket(session, ticket, **changes)
         if decision.automatic:
             return 0

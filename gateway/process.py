@@ -60,6 +60,7 @@ class Settings:
     calendars: sla.Calendars = sla.Calendars()  # each department's opening hours
     mail_limits: limits.MailLimits = limits.MailLimits()
     own_domains: tuple[str, ...] = ()  # the domains mail to the gateway is addressed to
+    urgent_minutes: int = 15  # how soon an urgent ticket's customer is answered
 
 
 @dataclass(frozen=True)

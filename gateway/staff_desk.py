@@ -29,6 +29,7 @@ from gateway.staff_notices import INTERNAL_KINDS, Sent, StaffNotices
 from gateway.staff_opening import StaffOpening
 from gateway.store import repo, spool, staffing
 from gateway.store.tables import Inbound, Staff, Ticket
+from gateway.urgency import Urgency
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class StaffSettings:
     insecure_trust_staff_from: bool
     max_reply_size: int = 26_214_400  # bytes on the wire (`outbound.max_message_size`)
     language: str = "en"  # of contacts registered by mail without one
+    urgency: Urgency = Urgency()  # how soon `/priority urgent` makes the answer due
 
 
 class StaffDesk:
@@ -109,6 +111,7 @@ class StaffDesk:
         for step in steps:  # first, so a /cc add above a reply receives that reply
             staff_commands.apply(session, self.notices, ticket, staff, step, outcome, now,
                                  approvals=self.approvals)  # fmt: skip
+        self.settings.urgency.after_commands(session, ticket, steps, outcome, now)
         if posting:
             self._post(session, row, mail, ticket, staff, body, internal, verdict, outcome, now)
             if answered_kind == rating_reviews.KIND:

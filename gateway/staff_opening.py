@@ -144,6 +144,7 @@ def handle(opening: StaffOpening, desk, session, row, mail: ParsedMail, author: 
     for step in steps:
         staff_commands.apply(session, desk.notices, ticket, author, step, outcome, now,
                              approvals=desk.approvals)  # fmt: skip
+    desk.settings.urgency.after_commands(session, ticket, steps, outcome, now)
     session.add(ticket)
     held = "assigned to you" if ticket.assignee_id == author.id else "not assigned to you"
     recorded = [

@@ -89,6 +89,7 @@ _SPECIAL = {
     "ratings.review_at_most": ("3", 3),
     "lifecycle.held_digest_time": ("07:45", "07:45"),
     "lifecycle.open_digest_time": ("07:30", "07:30"),
+    "sla.urgent_minutes": ("5", 5),
     "routing.addresses": ("billing@support.example=Billing", ("billing@support.example=Billing",)),
     # The signing key must exist: the test's environment holds only the variable naming it
     # (long enough to be a key), and the config file itself is a readable file.
@@ -195,6 +196,7 @@ def test_smtp_mode_builds_a_smarthost_sender_with_the_password_from_the_environm
         ({"smtp": {"processes": 0}}, "smtp.processes"),
         ({"smtp": {"processes": 65}}, "smtp.processes"),
         ({"smtp": {"processes": "2"}}, "smtp.processes"),
+        ({"sla": {"urgent_minutes": -1}}, "sla.urgent_minutes"),
         ({"outbound": {"mode": "pigeon"}}, "outbound.mode"),
         ({"auth": {"mode": "trust-me"}}, "auth.mode"),
         ({"smtp": {"hots": "0.0.0.0"}}, "smtp.hots"),

@@ -243,3 +243,36 @@ def test_a_deadline_missed_while_the_gateway_was_down_for_days_is_not_chased(des
     clock.advance(days=2, hours=1, minutes=1)  # Wednesday 10:01: over two days late
     assert run(desk, "sla") == 0
     assert not about(desk, "boss@support.example", "Deadline missed")
+
+
+def test_an_urgent_ticket_is_due_within_fifteen_minutes_and_so_is_each_follow_up(desk, clock):
+    t = open_ticket(desk)  # 09:00, due 10:00
+    clock.advance(minutes=5)
+    desk.send(staff_mail(last(desk, "agent@support.example"), "/priority urgent"))
+    desk.settle()
+    assert ticket(desk, t.id).sla_due_at == clock.now.replace(minute=20)
+    receipt = last(desk, "agent@support.example").text()
+    assert "urgent: the answer is now due 2026-11-23 09:20 UTC" in receipt
+    assert run(desk, "sla") == 1  # 09:05: fifteen minutes before, at once
+    clock.advance(minutes=15)
+    assert run(desk, "sla") == 1
+    assert about(
+        desk, "boss@support.example", "Deadline missed: no first response by 2026-11-23 09:20"
+    )
+
+    desk.send(staff_mail(last(desk, "agent@support.example"), "On it, fixed."))
+    desk.settle()
+    clock.advance(minutes=40)  # 10:00: the customer writes again on the urgent ticket
+    desk.send(mail(subject=f"Re: [VB #{t.id}] Site down", body="Down again!"))
+    desk.settle()
+    assert ticket(desk, t.id).reply_due_at == clock.now.replace(minute=15)
+
+
+def test_without_urgent_minutes_an_urgent_ticket_keeps_its_deadline(start_gateway, clock):
+    gw = start_desk(start_gateway, sla={"urgent_minutes": 0})
+    seed(gw)
+    t = open_ticket(gw)
+    gw.send(staff_mail(last(gw, "agent@support.example"), "/priority urgent"))
+    gw.settle()
+    assert ticket(gw, t.id).priority == "urgent"
+    assert ticket(gw, t.id).sla_due_at == clock.now.replace(hour=10)
