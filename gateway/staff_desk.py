@@ -8,8 +8,7 @@ and nothing relayed.
 
 from __future__ import annotations
 
-import html as html_module
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from gateway import (
@@ -17,6 +16,7 @@ from gateway import (
     held_commands,
     inline_relay,
     rating_reviews,
+    relay_parts,
     staff_commands,
     staff_opening,
 )  # fmt: skip
@@ -158,9 +158,13 @@ class StaffDesk:
             repo.add_attachment(session, message.id, item.filename, item.content_type, item.data,
                                 content_id=item.content_id, inline=item.inline)  # fmt: skip
         ticket.updated_at = now
-        html, attachments = ("", ()) if internal else _relayed_html(_relayable(mail), body)
+        html, attachments = (
+            ("", ()) if internal else relay_parts.relayed_html(relay_parts.relayable(mail), body)
+        )
         # the HTML relayed is checked too: it says no more than `body`, but guards do not assume
-        if not internal and _quotes_internal_note(session, ticket.id, body + html_to_text(html)):
+        if not internal and relay_parts.quotes_internal_note(
+            session, ticket.id, body + html_to_text(html)
+        ):
             internal = outcome.withheld = True
             message.visibility, message.direction = "internal", "in"
             outcome.recorded.append(
@@ -171,7 +175,7 @@ class StaffDesk:
         if size > self.settings.max_reply_size:
             internal = outcome.withheld = True
             message.visibility, message.direction = "internal", "in"
-            outcome.recorded.append(_too_big(size, self.settings.max_reply_size))
+            outcome.recorded.append(relay_parts.too_big(size, self.settings.max_reply_size))
         if internal:
             outcome.recorded.append("internal note (not sent to the customer)")
             members = staff_commands.involved_staff(session, ticket, exclude=staff.id)
@@ -290,56 +294,9 @@ class StaffDesk:
         return 1
 
 
-def _quotes_internal_note(session, ticket_id: int, body: str) -> bool:
-    """A last guard: a public reply that repeats a line of an internal note is not relayed.
-
-    Quote stripping removes history in the usual shapes; this catches the unusual ones (a
-    client that quotes without markers, a note pasted by hand).
-    """
-    flat = " ".join(body.split()).lower()
-    for note in staffing.internal_texts(session, ticket_id):
-        for line in note.splitlines():
-            line = " ".join(line.split()).lower()
-            if len(line) >= 12 and line in flat:
-                return True
-    return False
-
-
 def _in_line_order(text: str, errors: list) -> list:
     """Report every bad line at once, in the order the author wrote them."""
     return sorted(errors, key=lambda e: text.find(e.line) if e.line in text else len(text))
-
-
-def _relayable(mail: ParsedMail) -> ParsedMail:
-    """The staff member's mail without the stand-ins for files not kept."""
-    if not any(item.removed for item in mail.attachments):
-        return mail
-    return replace(mail, attachments=tuple(a for a in mail.attachments if not a.removed))
-
-
-def _relayed_html(mail: ParsedMail, body: str) -> tuple[str, tuple]:
-    """The customer's HTML part and the files: the staff member's own HTML when it places
-    inline images (cut to the new text `body`, so no quoted history survives), else HTML
-    built from `body` with every file attached."""
-    files = inline_relay.files(mail.attachments)
-    shown = inline_relay.shown(mail.html, files, body)
-    if shown is not None and shown.images:
-        return _page(shown.html), shown.files
-    return _html_from_text(body), inline_relay.plain_files(files)
-
-
-def _html_from_text(text: str) -> str:
-    """The customer's HTML part, built from the cleaned text (so no quoted history survives)."""
-    paragraphs = [p for p in text.split("\n\n") if p.strip()]
-    return _page(
-        "".join(
-            "<p>" + html_module.escape(p).replace("\n", "<br>\n") + "</p>\n" for p in paragraphs
-        )
-    )
-
-
-def _page(body: str) -> str:
-    return f'<!DOCTYPE html>\n<html><body style="font-family: sans-serif">\n{body}</body></html>\n'
 
 
 def _deactivated_readers(session, ticket) -> list[str]:
@@ -347,18 +304,6 @@ def _deactivated_readers(session, ticket) -> list[str]:
     from them (`outbox.deactivated`), and the staff member is told who did not get it."""
     readers = [repo.contact_by_id(session, ticket.requester_id), *staffing.ccs(session, ticket.id)]
     return sorted({c.email for c in readers if c is not None and not c.active and not c.erased_at})
-
-
-def _too_big(size: int, limit: int) -> str:
-    """Said to the author at once, where a refused mail would tell no one for a while (or
-    never, when the customer's server drops it silently)."""
-    return (
-        f"NOT sent to the customer: with its files your reply would be about "
-        f"{size / 1_048_576:.1f} MiB, over the {limit / 1_048_576:.0f} MiB accepted "
-        "(outbound.max_message_size), so it was kept as an internal note (its files are kept "
-        "with the ticket). Share the large files another way, such as a download link, and "
-        "send your reply again."
-    )
 
 
 __all__ = ["StaffDesk", "StaffSettings", "Sent"]
