@@ -90,9 +90,9 @@ def _plan_one(session, ticket: Ticket, author: Staff, command: Command):
     if verb in commands.DESK_VERBS:
         return None, (f"/{verb} is about held mail, not a ticket: send it in a mail of its own "
                       "(a reply to the daily list of held mail)")  # fmt: skip
-    if verb == "open":
-        return None, ("/open starts a new ticket: send it in a new mail to the support address, "
-                      "not in a reply on a ticket")  # fmt: skip
+    if verb in ("open", "history"):
+        return None, (f"/{verb} is not about this ticket: send it in a new mail to the support "
+                      "address")  # fmt: skip
     if verb == "assign":
         matches = (
             [author]

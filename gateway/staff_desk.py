@@ -18,6 +18,7 @@ from gateway import (
     rating_reviews,
     relay_parts,
     staff_commands,
+    staff_history,
     staff_opening,
 )  # fmt: skip
 from gateway.core import commands, senders, trust
@@ -85,6 +86,8 @@ class StaffDesk:
             parsed = commands.parse_commands(new_text(mail.text, mail.html), mail.subject)
             if held_commands.wanted(parsed):
                 return self._held_commands(session, row, mail, staff, parsed, now)
+            if staff_history.wanted(parsed):
+                return staff_history.handle(self, session, row, mail, staff, parsed, now)
             if staff_opening.wanted(parsed) and self.opening is not None:
                 return staff_opening.handle(self.opening, self, session, row, mail, staff,
                                             str(verdict), now)  # fmt: skip

@@ -268,6 +268,10 @@ class StaffNotices:
         context = context | {"support_address": self.company.support_address}
         return self._to_staff(session, member, "held_digest", context, "held-digest", None, now)
 
+    def staff_history(self, session, member: Staff, context: dict, now: datetime) -> Sent:
+        return self._to_staff(session, member, "staff_history", context, "staff-history", None,
+                              now)  # fmt: skip
+
     def open_digest(self, session, member: Staff, context: dict, now: datetime) -> Sent:
         return self._to_staff(session, member, "open_digest", context, "open-digest", None, now)
 

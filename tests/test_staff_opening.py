@@ -144,7 +144,7 @@ def test_open_in_a_reply_on_a_ticket_is_refused(desk):
     t = test_staff_flow.open_ticket(desk)
     desk.send(staff_mail(last(desk, AGENT), f"/open {ALICE}\n\nSomething else."))
     desk.settle()
-    assert "/open starts a new ticket" in last(desk, AGENT).text()
+    assert "/open is not about this ticket" in last(desk, AGENT).text()
     assert [x.id for x in tickets(desk)] == [t.id]
 
 

@@ -30,6 +30,7 @@ VERBS = (
     "contact",
     "release",
     "open",
+    "history",
 )
 ROLES = ("owner", "admin", "user")
 # Commands on held mail, not on a ticket: in a mail of their own (a reply to the daily list).
@@ -53,6 +54,7 @@ USAGE = {
     "/contact deactivate|activate ADDRESS",
     "release": "/release HELD-NUMBER ...",
     "open": "/open ADDRESS",
+    "history": "/history ADDRESS",
 }
 _LINE = re.compile(r"^/([a-z-]+)\b\s*(.*)$", re.IGNORECASE)
 _NOTE_SUBJECT = re.compile(r"\[note\]", re.IGNORECASE)
@@ -140,7 +142,7 @@ def _parse_line(line: str) -> tuple[Command | None, CommandError | None]:
         return _parse_privacy(line, argument)
     if verb == "contact":
         return _parse_contact(line, argument)
-    if verb == "open":
+    if verb in ("open", "history"):
         address = argument.strip("<>").lower()
         if address.count("@") != 1 or " " in address:
             return None, CommandError(line, f"not an address; usage: {USAGE[verb]}")

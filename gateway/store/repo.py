@@ -339,6 +339,11 @@ def list_tickets(
     return [(ticket, contact.email) for ticket, contact in session.exec(query).all()]
 
 
+def count_tickets(session: Session, account_id: int) -> int:
+    query = select(func.count()).select_from(Ticket).where(Ticket.account_id == account_id)
+    return session.exec(query).one()
+
+
 def earlier_tickets(session: Session, ticket: Ticket, limit: int) -> list[Ticket]:
     """The account's tickets opened before this one, latest first (merged ones left out)."""
     query = (
