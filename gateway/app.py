@@ -24,7 +24,7 @@ from gateway.core.limits import MailLimits
 from gateway.core.model import Policy
 from gateway.delivery import Delivery, MailSender, RetryPolicy
 from gateway.delivery_alerts import DeliveryAlerts
-from gateway.edges import imap_in, parser_process, smtp_out, web, workers
+from gateway.edges import imap_in, imap_mailbox, parser_process, smtp_out, web, workers
 from gateway.notices import Company, Notices
 from gateway.outbox import Renderer
 from gateway.process import Processor, Settings
@@ -87,7 +87,7 @@ def build_pollers(
     for account in config.imap.accounts:
         if account.password_env and account.password_env not in environ:
             log.warning("imap %s: %s is not set", account.username, account.password_env)
-        login = imap_in.Login(
+        login = imap_mailbox.Login(
             account.username,
             password=environ.get(account.password_env, "") if account.password_env else "",
             token_file=config.path(account.xoauth2_token_file)
@@ -96,7 +96,7 @@ def build_pollers(
             token_command=account.xoauth2_token_command,
         )
         user = account.username
-        mailbox = imap_in.Mailbox(
+        mailbox = imap_mailbox.Mailbox(
             account.host,
             account.port,
             account.security,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gateway.app import Gateway, utc_now
 from gateway.cli_output import emit
-from gateway.edges.imap_in import mailbox_name
+from gateway.edges.imap_mailbox import mailbox_name
 from gateway.store import health, outbox_rows, repo, spool
 
 

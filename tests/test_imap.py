@@ -24,7 +24,7 @@ from gateway import config as config_module
 from gateway import intake
 from gateway.app import Gateway
 from gateway.config import ImapAccountConfig
-from gateway.edges import imap_in
+from gateway.edges import imap_in, imap_mailbox
 from gateway.store import health, repo
 from gateway.store.db import Database
 from gateway.store.tables import Inbound, Ticket
@@ -64,11 +64,11 @@ def storing(gateway: Gateway):
 
 
 def poller(server: Dovecot, store, login=None, **options) -> imap_in.Poller:
-    mailbox = imap_in.Mailbox(
+    mailbox = imap_mailbox.Mailbox(
         "127.0.0.1",
         options.pop("port", server.port),
         options.pop("security", "none"),
-        login or imap_in.Login(USER, PASSWORD),
+        login or imap_mailbox.Login(USER, PASSWORD),
         folders=options.pop("folders", ("INBOX",)),
         address=USER,
     )
@@ -442,10 +442,10 @@ def test_xoauth2_token_from_a_file_or_a_command(dovecot, desk, tmp_path, source)
     if source == "file":
         token_file = tmp_path / "token"
         token_file.write_text(TOKEN + "\n")
-        login = imap_in.Login(USER, token_file=token_file)
+        login = imap_mailbox.Login(USER, token_file=token_file)
     else:
         command = shlex.join([sys.executable, "-c", f"print({TOKEN!r})"])
-        login = imap_in.Login(USER, token_command=command)
+        login = imap_mailbox.Login(USER, token_command=command)
     assert poller(dovecot, storing(desk), login=login).run_once() is True
     assert inbound_subjects(desk.db) == ["oauth"]
 
@@ -495,8 +495,8 @@ def test_a_folder_of_thousands_drains(dovecot, tmp_path, clock):
 )
 def test_envelope_recipients_come_from_our_domains_in_the_headers(headers, expected):
     raw = f"Return-Path: <a@b.example>\r\n{headers}From: c@d.example\r\n\r\nbody\r\n".encode()
-    mailbox = imap_in.Mailbox("h", 143, "none", imap_in.Login(USER), address=USER)
-    envelope = imap_in.envelope_for(raw, mailbox, "INBOX", DOMAINS)
+    mailbox = imap_mailbox.Mailbox("h", 143, "none", imap_mailbox.Login(USER), address=USER)
+    envelope = imap_mailbox.envelope_for(raw, mailbox, "INBOX", DOMAINS)
     assert envelope.rcpt_tos == expected
     assert envelope.mail_from == "a@b.example" and envelope.source == "imap"
 
@@ -511,8 +511,8 @@ def test_envelope_recipients_come_from_our_domains_in_the_headers(headers, expec
 )
 def test_envelope_sender_is_the_return_path_else_the_author(headers, expected):
     raw = f"{headers}To: support@support.example\r\n\r\nbody\r\n".encode()
-    mailbox = imap_in.Mailbox("h", 143, "none", imap_in.Login(USER), address=USER)
-    assert imap_in.envelope_for(raw, mailbox, "INBOX", DOMAINS).mail_from == expected
+    mailbox = imap_mailbox.Mailbox("h", 143, "none", imap_mailbox.Login(USER), address=USER)
+    assert imap_mailbox.envelope_for(raw, mailbox, "INBOX", DOMAINS).mail_from == expected
 
 
 def test_imap_settings_load_from_toml(tmp_path):
