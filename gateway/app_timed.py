@@ -89,6 +89,7 @@ def job_context(
         pending_resolve=days(life.pending_resolve_days),
         close_after=days(life.close_resolved_days),
         forget_held_after=days(life.held_days),
+        forget_closed_after=days(life.forget_closed_days),
         held_digest_at=config_timed.held_digest_time(life),
         open_digest_at=config_timed.open_digest_time(life),
         review_at_most=config.ratings.review_at_most,

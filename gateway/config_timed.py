@@ -37,6 +37,7 @@ class LifecycleConfig:
         30  # held mail is forgotten after this: bytes shredded, sender dropped (0: kept)
     )
     held_digest_time: str = "08:00"  # daily list of held mail to the managers ("": none)
+    forget_closed_days: int = 0  # closed tickets' words and files go after this (0: kept)
     open_digest_time: str = "08:00"  # daily list of each staff member's open tickets ("": none)
 
 
@@ -96,6 +97,8 @@ def validate(config, fail: Callable[[str, str, str], None], environ: Mapping[str
     except ValueError:
         fail("lifecycle", "open_digest_time", f'expected HH:MM or "", got '
              f"{config.lifecycle.open_digest_time!r}")  # fmt: skip
+    if config.lifecycle.forget_closed_days < 0:
+        fail("lifecycle", "forget_closed_days", "must be 0 (kept) or more days")
     if not 0 <= config.ratings.review_at_most <= 5:
         fail("ratings", "review_at_most", "a score from 1 to 5, or 0 for no review mail")
     if config.jobs.every_seconds < 1:

@@ -19,7 +19,7 @@ from gateway.complaint_desk import ComplaintDesk
 from gateway.core import sla as sla_rules
 from gateway.errors import without_message
 from gateway.staff_notices import StaffNotices
-from gateway.store import repo, spool, staffing, timed
+from gateway.store import repo, retention, spool, staffing, timed
 from gateway.store.db import Database, StoreUnavailable
 from gateway.store.tables import Ticket
 from gateway.timed_mail import TimedMail
@@ -27,6 +27,7 @@ from gateway.weekly_report import WeeklyReport
 
 log = logging.getLogger(__name__)
 SATISFACTION_WINDOW = timedelta(days=14)  # older resolutions are not asked about any more
+RETENTION_WINDOW = timedelta(days=30)  # a gateway down longer leaves older tickets as they are
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class JobSettings:
     pending_resolve: timedelta | None = timedelta(days=7)
     close_after: timedelta | None = timedelta(days=7)
     forget_held_after: timedelta | None = timedelta(days=30)
+    forget_closed_after: timedelta | None = None  # closed tickets' words kept forever
     held_digest_at: time | None = time(8, 0)  # in `timezone`; None: no daily list
     open_digest_at: time | None = time(8, 0)  # each member's open tickets; None: none
     review_at_most: int = 2  # ratings at or below go to the managers for review; 0: none
@@ -169,6 +171,30 @@ def forget_held(db: Database, now: datetime, ctx: JobContext) -> int:
     return forgotten
 
 
+def forget_closed(db: Database, now: datetime, ctx: JobContext) -> int:
+    """Closed tickets past the retention period keep their shape, not their words
+    (`store/retention.py`). Looked for among those resolved in the window before the limit:
+    each crosses it once, and the jobs run every minute."""
+    if ctx.settings.forget_closed_after is None:
+        return 0
+    until = now - ctx.settings.forget_closed_after
+    with db.read() as session:
+        found = retention.closed_between(session, until - RETENTION_WINDOW, until)
+        ids = timed.untaken(session, {t: f"forget-closed:ticket:{t}" for t in found})
+    return timed.for_each_ticket(db, ids, lambda s, t: _forget(s, t, now, ctx))
+
+
+def _forget(session, ticket: Ticket, now: datetime, ctx: JobContext) -> bool:
+    if ticket.status != "closed":  # reopened in the meantime
+        return False
+    days = ctx.settings.forget_closed_after.days
+    if not timed.claim(session, f"forget-closed:ticket:{ticket.id}", now, "ticket-forgotten",
+                       ticket_id=ticket.id, detail={"after_days": days}):  # fmt: skip
+        return False
+    retention.forget_ticket(session, ticket)
+    return True
+
+
 def weekly_report(db: Database, now: datetime, ctx: JobContext) -> int:
     """The report of the last full week, once per staff member."""
     figures = ctx.report.figures(db, ctx.report.due_week(now))
@@ -217,6 +243,7 @@ JOBS = (
     Job("pending", pending, "remind customers of pending tickets, then resolve them"),
     Job("close-resolved", close_resolved, "close resolved tickets after some days"),
     Job("forget-held", forget_held, "forget held mail after some days"),
+    Job("forget-closed", forget_closed, "empty closed tickets past the retention period"),
     Job("approvals", approval_expiry.send, "expire unanswered permission requests, tell staff"),
     Job("held-digest", held_digest.send, "the day's held mail, listed to the managers"),
     Job("open-digest", open_digest.send, "each staff member's open tickets, every morning"),

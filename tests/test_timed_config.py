@@ -22,6 +22,7 @@ from gateway.config import ConfigError, load
         ({"report": {"time": "8h"}}, "report.time"),
         ({"lifecycle": {"held_digest_time": "8 am"}}, "lifecycle.held_digest_time"),
         ({"lifecycle": {"open_digest_time": "25:00"}}, "lifecycle.open_digest_time"),
+        ({"lifecycle": {"forget_closed_days": -1}}, "lifecycle.forget_closed_days"),
         ({"ratings": {"review_at_most": 6}}, "ratings.review_at_most"),
         ({"jobs": {"every_seconds": 0}}, "jobs.every_seconds"),
         ({"web": {"secret_env": "RATING_KEY"}}, "web.secret_env"),

@@ -1,0 +1,55 @@
+"""Closed tickets past the retention period keep their shape, not their words: the figures of
+past weeks (dates, statuses, who answered, scores) stay, while the text, files, raw mail and
+rating comments of the ticket go (`lifecycle.forget_closed_days`). Permission requests keep
+their proof: it protects the customer as much as the company.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, exists
+from sqlmodel import Session, col, select
+
+from gateway.store.tables import Attachment, Blob, Inbound, Message, Outbox, Rating, Ticket
+
+FORGOTTEN_SUBJECT = "(forgotten after the retention period)"
+
+
+def closed_between(session: Session, since: datetime, until: datetime) -> list[int]:
+    """Closed tickets resolved in [since, until] (through the index on status, resolved_at)."""
+    query = select(Ticket.id).where(
+        Ticket.status == "closed", col(Ticket.resolved_at) >= since,
+        col(Ticket.resolved_at) <= until,
+    )  # fmt: skip
+    return list(session.exec(query.order_by(col(Ticket.id))))
+
+
+def forget_ticket(session: Session, ticket: Ticket) -> dict:
+    """Empty what the ticket's people wrote and sent; returns what went, counted."""
+    messages = list(session.exec(select(Message).where(Message.ticket_id == ticket.id)))
+    ids = [m.id for m in messages]
+    inbound_ids = [m.inbound_id for m in messages if m.inbound_id is not None]
+    for message in messages:
+        message.subject = message.body_text = message.new_text = message.author_email = ""
+        session.add(message)
+    blobs = set(session.exec(select(Attachment.blob_id).where(col(Attachment.message_id).in_(ids))))
+    files = session.execute(delete(Attachment).where(col(Attachment.message_id).in_(ids))).rowcount
+    for blob_id in blobs:  # a file sent again elsewhere is stored once: kept while used
+        if not session.exec(select(exists().where(Attachment.blob_id == blob_id))).one():
+            session.execute(delete(Blob).where(Blob.id == blob_id))
+    for row in session.exec(select(Inbound).where(col(Inbound.id).in_(inbound_ids))):
+        row.raw, row.mail_from, row.peer = b"", "", ""
+        session.add(row)
+    sent = 0
+    for row in session.exec(select(Outbox).where(Outbox.ticket_id == ticket.id,
+                                                 Outbox.status != "pending")):  # fmt: skip
+        row.raw = b""
+        session.add(row)
+        sent += 1
+    for rating in session.exec(select(Rating).where(Rating.ticket_id == ticket.id)):
+        rating.comment = ""
+        session.add(rating)
+    ticket.subject = FORGOTTEN_SUBJECT
+    session.add(ticket)
+    return {"messages": len(messages), "files": files, "mails": sent}
