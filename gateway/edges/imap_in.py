@@ -124,7 +124,8 @@ class Poller:
     def _trouble(self, kind: str, reason: str) -> None:
         if self._outage is None:
             log.warning("imap %s: %s unavailable, will retry: %s", self.mailbox.name, kind, reason)
-            self._tell("unavailable", f"{kind}: {reason}"[:300])
+            said = "".join(c if c.isprintable() else "?" for c in reason)  # the server's words
+            self._tell("unavailable", f"{kind}: {said}"[:300])
         else:
             log.debug(
                 "imap %s: still failing (%s), retry in %.1fs",
