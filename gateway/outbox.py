@@ -7,6 +7,7 @@ the change that caused it does. `delivery` sends it later, outside any transacti
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,9 @@ class Rendered:
     subject: str
     text: str
     html: str
+
+
+_CANNED_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
 class Renderer:
@@ -62,6 +66,23 @@ class Renderer:
         if self._exists(f"mail/{name}.{lang}.html"):
             html = self._html.get_template(f"mail/{name}.{lang}.html").render(context)
         return Rendered(subject=first[len("Subject:") :].strip(), text=body.lstrip("\n"), html=html)
+
+    def canned(self, name: str, language: str, context: dict) -> str:
+        """A saved reply `canned/<name>.<lang>.txt` (else the fallback language's), written for
+        `context`; ValueError, in words for its author, when there is none or it fails."""
+        lang = language if self._exists(f"canned/{name}.{language}.txt") else self.fallback
+        if not _CANNED_NAME.match(name) or not self._exists(f"canned/{name}.{lang}.txt"):
+            names = ", ".join(self.canned_names()) or "none (templates/canned/ is empty)"
+            raise ValueError(f"no saved reply named {name!r}; saved replies: {names}")
+        try:
+            return self._text.get_template(f"canned/{name}.{lang}.txt").render(context).strip()
+        except jinja2.TemplateError as error:
+            raise ValueError(f"the saved reply {name!r} cannot be written: {error}") from None
+
+    def canned_names(self) -> list[str]:
+        names = {path.split("/")[-1].split(".")[0] for path in self._text.list_templates()
+                 if path.startswith("canned/") and path.endswith(".txt")}  # fmt: skip
+        return sorted(n for n in names if _CANNED_NAME.match(n))
 
     def fragment(self, name: str, language: str, context: dict) -> str:
         """An HTML piece `mail/<name>.<lang>.html` to place inside another mail's HTML part."""

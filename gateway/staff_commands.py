@@ -90,6 +90,8 @@ def _plan_one(session, ticket: Ticket, author: Staff, command: Command):
     if verb in commands.DESK_VERBS:
         return None, (f"/{verb} is about held mail, not a ticket: send it in a mail of its own "
                       "(a reply to the daily list of held mail)")  # fmt: skip
+    if verb == "canned":
+        return None, "/canned works in a reply on a ticket, where it has a customer to write to"
     if verb in ("open", "history"):
         return None, (f"/{verb} is not about this ticket: send it in a new mail to the support "
                       "address")  # fmt: skip

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway import (
+    canned_replies,
     compose,
     held_commands,
     inline_relay,
@@ -94,13 +95,14 @@ class StaffDesk:
             return self._no_ticket(session, row, mail, staff, now)
         text = new_text(mail.text, mail.html)
         parsed = commands.parse_commands(text, mail.subject)
+        parsed, canned_errors = canned_replies.expand(session, self.notices, ticket, staff, parsed)
         replying = bool(parsed.body.strip() or mail.attachments) and not (
             parsed.internal or answered_kind in INTERNAL_KINDS
         )  # a manager may answer a complaint and resolve it in one mail
         steps, plan_errors = staff_commands.plan(
             session, ticket, staff, parsed.actions, public_reply=replying
         )
-        errors = _in_line_order(text, [*parsed.errors, *plan_errors])
+        errors = _in_line_order(text, [*parsed.errors, *canned_errors, *plan_errors])
         if errors:
             return self.reject(session, ticket, staff, mail, errors, now)
         internal = parsed.internal or answered_kind in INTERNAL_KINDS

@@ -31,6 +31,7 @@ VERBS = (
     "release",
     "open",
     "history",
+    "canned",
 )
 ROLES = ("owner", "admin", "user")
 # Commands on held mail, not on a ticket: in a mail of their own (a reply to the daily list).
@@ -55,6 +56,7 @@ USAGE = {
     "release": "/release HELD-NUMBER ...",
     "open": "/open ADDRESS",
     "history": "/history ADDRESS",
+    "canned": "/canned NAME (a saved reply, in the customer's language, below your own text)",
 }
 _LINE = re.compile(r"^/([a-z-]+)\b\s*(.*)$", re.IGNORECASE)
 _NOTE_SUBJECT = re.compile(r"\[note\]", re.IGNORECASE)
@@ -142,6 +144,8 @@ def _parse_line(line: str) -> tuple[Command | None, CommandError | None]:
         return _parse_privacy(line, argument)
     if verb == "contact":
         return _parse_contact(line, argument)
+    if verb == "canned":
+        return Command(verb, argument.lower(), line=line), None
     if verb in ("open", "history"):
         address = argument.strip("<>").lower()
         if address.count("@") != 1 or " " in address:
