@@ -25,10 +25,6 @@ def settle(session, notices, row, reading: Reading, now: datetime) -> tuple[int,
     that keep the safe raw copy (`spool.finish_inbound` writes them)."""
     message = repo.message_for_inbound(session, row.id)
     author = message.author_contact_id if message is not None else None
-    if message is not None and "opened-by-staff" in message.flags.split(","):
-        # A request staff logged for a customer came in the staff member's own mail: its raw
-        # copy is the company's, not the customer's (their export holds the request as kept).
-        author = None
     kept = reading.kept_raw if reading.found else row.raw
     # Held mail released is read again from its masked copy: the digest of the mail as
     # received, recorded the first time, stays.
@@ -44,6 +40,8 @@ def settle(session, notices, row, reading: Reading, now: datetime) -> tuple[int,
     )  # fmt: skip
     if message is None or author is None or "automatic" in message.flags:
         return 0, values  # staff, unknown senders and auto-replies get no notice
+    if "opened-by-staff" in message.flags.split(","):
+        return 0, values  # a staff member's mail: they see the event, the customer sent nothing
     return _notice(session, notices, message, author, reading.removed_files, now), values
 
 

@@ -41,7 +41,10 @@ def export_archive(session, contact: Contact, now: datetime) -> bytes:
     listing, files = [], {}
     for number, message in enumerate(messages, 1):
         name = f"messages/{number:04d}-ticket-{message.ticket_id}.eml"
-        raw = privacy_rows.inbound_raw(session, message.inbound_id, contact.id)
+        # A request staff logged for them came in the staff member's mail: sealed under the
+        # contact's key (it dies with it), but theirs only as it was recorded.
+        logged = "opened-by-staff" in message.flags.split(",")
+        raw = None if logged else privacy_rows.inbound_raw(session, message.inbound_id, contact.id)
         files[name] = raw if raw is not None else _rebuilt(session, contact, message)
         listing.append(
             {"file": name, "ticket": message.ticket_id, "date": message.created_at,

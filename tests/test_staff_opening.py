@@ -16,7 +16,8 @@ from test_cli import cli_config, run_cli
 from test_staff_flow import PASS, last, staff_mail, ticket
 
 from gateway.store import repo
-from gateway.store.tables import Quarantine, Ticket
+from gateway.store.tables import Inbound, Message, Quarantine, Ticket
+from gateway.store.vault import Vault
 
 desk = test_staff_flow.desk
 ALICE, AGENT = "alice@customer.example", "agent@support.example"
@@ -169,3 +170,12 @@ def test_the_logged_request_is_the_customers_data(desk, tmp_path, capsys):
     [eml] = [name for name in archive.namelist() if name.endswith(".eml")]
     exported = archive.read(eml).decode()
     assert "My invoice is wrong." in exported and AGENT not in exported
+
+    code, _, err = run_cli(capsys, cli_config(tmp_path, desk), "privacy", "erase", ALICE)
+    assert code == 0, err
+    with desk.db.read() as session:  # read as a new process would: no key kept in memory
+        session.info["vault"] = Vault(desk.db.vault.keys.path)
+        raws = [row.raw or b"" for row in session.exec(select(Inbound))]
+        texts = [m.body_text for m in session.exec(select(Message))]
+    assert raws and not any(b"My invoice is wrong." in raw for raw in raws)  # the staff mail's
+    assert texts and not any("My invoice is wrong." in text for text in texts)
