@@ -131,6 +131,7 @@ CREATE TABLE ticket (
 	updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
 	sla_due_at TIMESTAMP WITH TIME ZONE, 
 	first_response_at TIMESTAMP WITH TIME ZONE, 
+	forgotten_at TIMESTAMP WITH TIME ZONE, 
 	reply_due_at TIMESTAMP WITH TIME ZONE, 
 	resolved_at TIMESTAMP WITH TIME ZONE, 
 	merged_into_id INTEGER, 
@@ -157,6 +158,8 @@ CREATE INDEX ix_ticket_status_reply_due_at ON ticket (status, reply_due_at);
 CREATE INDEX ix_ticket_status_resolved_at ON ticket (status, resolved_at);
 
 CREATE INDEX ix_ticket_status_sla_due_at ON ticket (status, sla_due_at);
+
+CREATE INDEX ix_ticket_unforgotten ON ticket (status, resolved_at) WHERE forgotten_at IS NULL;
 
 CREATE TABLE approval (
 	id SERIAL NOT NULL, 

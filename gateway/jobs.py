@@ -27,7 +27,9 @@ from gateway.weekly_report import WeeklyReport
 
 log = logging.getLogger(__name__)
 SATISFACTION_WINDOW = timedelta(days=14)  # older resolutions are not asked about any more
-RETENTION_WINDOW = timedelta(days=30)  # a gateway down longer leaves older tickets as they are
+# Tickets reopened after they were emptied, then closed again, are looked for among those
+# closed in this window before the limit; each run empties at most a batch.
+RETENTION_WINDOW, RETENTION_BATCH = timedelta(days=30), 500
 
 
 @dataclass(frozen=True)
@@ -179,20 +181,26 @@ def forget_closed(db: Database, now: datetime, ctx: JobContext) -> int:
         return 0
     until = now - ctx.settings.forget_closed_after
     with db.read() as session:
-        found = retention.closed_between(session, until - RETENTION_WINDOW, until)
-        ids = timed.untaken(session, {t: f"forget-closed:ticket:{t}" for t in found})
+        found = retention.due(session, until, until - RETENTION_WINDOW, RETENTION_BATCH)
+        ids = timed.untaken(session, {t: _forget_key(t, at) for t, at in found})
     return timed.for_each_ticket(db, ids, lambda s, t: _forget(s, t, now, ctx))
 
 
 def _forget(session, ticket: Ticket, now: datetime, ctx: JobContext) -> bool:
-    if ticket.status != "closed":  # reopened in the meantime
+    if ticket.status != "closed" or ticket.resolved_at is None:  # reopened in the meantime
         return False
     days = ctx.settings.forget_closed_after.days
-    if not timed.claim(session, f"forget-closed:ticket:{ticket.id}", now, "ticket-forgotten",
-                       ticket_id=ticket.id, detail={"after_days": days}):  # fmt: skip
+    if not timed.claim(session, _forget_key(ticket.id, ticket.resolved_at), now,
+                       "ticket-forgotten", ticket_id=ticket.id,
+                       detail={"after_days": days}):  # fmt: skip
         return False
-    retention.forget_ticket(session, ticket)
+    retention.forget_ticket(session, ticket, now)
     return True
+
+
+def _forget_key(ticket_id: int, resolved_at: datetime) -> str:
+    """Once for each closing: a ticket reopened and closed again is emptied again."""
+    return f"forget-closed:ticket:{ticket_id}:{sla_clock.stamp(timed.aware(resolved_at))}"
 
 
 def weekly_report(db: Database, now: datetime, ctx: JobContext) -> int:

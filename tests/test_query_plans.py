@@ -56,6 +56,7 @@ def plans(start_gateway):
         auth={"trusted_authserv_ids": ("mx.support.example",)},
         routing={"default_department": "Support"},
         complaints={"levels": ("boss@support.example",), "keywords": ("unacceptable",)},
+        lifecycle={"forget_closed_days": 1},  # so the retention job asks its questions too
     )
     seen: dict[str, list[str]] = {}
     asked: dict[str, tuple] = {}  # each statement's first parameters
@@ -111,6 +112,7 @@ def test_no_query_reads_a_whole_growing_table(plans, clock):
     assert len(seen) > 40  # the day above asked many different questions
     assert any("complaint.escalated_at <=" in s for s in seen)  # escalations were looked for
     assert any("message.created_at >=" in s for s in seen)  # and complaint words
+    assert any("ticket.forgotten_at IS NULL" in s for s in seen)  # and tickets past retention
     scans = [
         " ".join(statement.split()) + f"\n    plan: {plan}"
         for statement, plan in seen.items()

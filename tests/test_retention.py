@@ -9,6 +9,7 @@ from conftest import mail
 from sqlmodel import func, select
 from test_staff_flow import last, staff_mail, ticket
 
+from gateway.store import outbox_rows
 from gateway.store.tables import Attachment, Blob, Event, Inbound, Message, Outbox
 
 SAM = "agent@support.example"
@@ -82,3 +83,30 @@ def test_a_ticket_reopened_before_the_day_is_kept(start_gateway, clock):
     clock.advance(days=25)
     assert gw.gw.jobs.run("forget-closed") == 0
     assert ticket(gw, t.id).status == "open" and ticket(gw, t.id).subject == "Site down"
+
+
+def test_a_ticket_reopened_after_it_was_emptied_is_emptied_again_once_closed(start_gateway, clock):
+    gw = desk_with(start_gateway, lifecycle={"forget_closed_days": 30})
+    t = test_staff_flow.open_ticket(gw)
+    gw.send(staff_mail(last(gw, SAM), "/status closed\nDone."))
+    gw.settle()
+    clock.advance(days=31)
+    assert gw.gw.jobs.run("forget-closed") == 1
+
+    clock.advance(hours=2)
+    gw.send(mail(subject=f"Re: [VB #{t.id}] Site down", body="CANARY-77 down again."))
+    gw.settle()
+    assert ticket(gw, t.id).status == "open"
+    gw.send(staff_mail(last(gw, SAM), "/status closed\nFixed again."))
+    gw.settle()
+    with gw.db.write() as session:  # a mail about it that could not be delivered
+        row = session.exec(select(Outbox).where(Outbox.ticket_id == t.id)).first()
+        row.status, row.last_error = "failed", "550 mailbox unavailable"
+        session.add(row)
+    clock.advance(days=31)
+    assert gw.gw.jobs.run("forget-closed") == 1
+    with gw.db.read() as session:
+        texts = [m.body_text for m in session.exec(select(Message))]
+    assert texts and not any("CANARY-77" in text for text in texts)
+    with gw.db.write() as session:  # its bytes are gone: nothing to send again
+        assert outbox_rows.retry_failed(session, None, clock.now) == []

@@ -14,7 +14,10 @@ from sqlmodel import Session, col, select
 
 from gateway.store import sealing
 from gateway.store.erasure_copies import FORGOTTEN
+from gateway.store.retention import EMPTIED
 from gateway.store.tables import Outbox
+
+NOTHING_KEPT = (FORGOTTEN, EMPTIED)
 
 LEASE = timedelta(minutes=5)
 
@@ -65,8 +68,9 @@ def mark_sent(session: Session, outbox_ids: list[int], now: datetime) -> None:
 
 def retry_failed(session: Session, ids: list[int] | None, now: datetime) -> list[Outbox]:
     """Put failed rows (all, or those of `ids`) back to be sent now, with a new lifetime."""
-    # A row whose bytes were let go (it named a contact erased since) has nothing to send.
-    kept = or_(col(Outbox.last_error).is_(None), Outbox.last_error != FORGOTTEN)
+    # A row whose bytes were let go (it named a contact erased since, or its ticket was
+    # emptied after the retention period) has nothing to send.
+    kept = or_(col(Outbox.last_error).is_(None), col(Outbox.last_error).not_in(NOTHING_KEPT))
     query = select(Outbox).where(Outbox.status == "failed", kept)
     query = query.order_by(col(Outbox.id))
     if ids:

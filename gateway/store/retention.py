@@ -14,18 +14,28 @@ from sqlmodel import Session, col, select
 from gateway.store.tables import Attachment, Blob, Inbound, Message, Outbox, Rating, Ticket
 
 FORGOTTEN_SUBJECT = "(forgotten after the retention period)"
+EMPTIED = "kept no copy: its ticket was emptied after the retention period"
 
 
-def closed_between(session: Session, since: datetime, until: datetime) -> list[int]:
-    """Closed tickets resolved in [since, until] (through the index on status, resolved_at)."""
-    query = select(Ticket.id).where(
-        Ticket.status == "closed", col(Ticket.resolved_at) >= since,
-        col(Ticket.resolved_at) <= until,
+def due(
+    session: Session, until: datetime, since: datetime, limit: int
+) -> list[tuple[int, datetime]]:
+    """(id, resolved_at) of closed tickets resolved by `until` whose words are kept: never
+    emptied (through the partial index of those), or emptied before a later reopening and
+    closed again since `since` (through the index on status, resolved_at)."""
+    kept = select(Ticket.id, Ticket.resolved_at).where(
+        Ticket.status == "closed", col(Ticket.resolved_at) <= until,
+        col(Ticket.forgotten_at).is_(None),
     )  # fmt: skip
-    return list(session.exec(query.order_by(col(Ticket.id))))
+    again = select(Ticket.id, Ticket.resolved_at).where(
+        Ticket.status == "closed", col(Ticket.resolved_at) >= since,
+        col(Ticket.resolved_at) <= until, col(Ticket.forgotten_at) < col(Ticket.resolved_at),
+    )  # fmt: skip
+    found = list(session.exec(kept.order_by(col(Ticket.resolved_at)).limit(limit)))
+    return found + list(session.exec(again.limit(limit)))
 
 
-def forget_ticket(session: Session, ticket: Ticket) -> dict:
+def forget_ticket(session: Session, ticket: Ticket, now: datetime) -> dict:
     """Empty what the ticket's people wrote and sent; returns what went, counted."""
     messages = list(session.exec(select(Message).where(Message.ticket_id == ticket.id)))
     ids = [m.id for m in messages]
@@ -45,11 +55,13 @@ def forget_ticket(session: Session, ticket: Ticket) -> dict:
     for row in session.exec(select(Outbox).where(Outbox.ticket_id == ticket.id,
                                                  Outbox.status != "pending")):  # fmt: skip
         row.raw = b""
+        if row.status == "failed":  # nothing left to send: `outbox retry` skips it
+            row.last_error = EMPTIED
         session.add(row)
         sent += 1
     for rating in session.exec(select(Rating).where(Rating.ticket_id == ticket.id)):
         rating.comment = ""
         session.add(rating)
-    ticket.subject = FORGOTTEN_SUBJECT
+    ticket.subject, ticket.forgotten_at = FORGOTTEN_SUBJECT, now
     session.add(ticket)
     return {"messages": len(messages), "files": files, "mails": sent}

@@ -81,6 +81,7 @@ class Staff(SQLModel, table=True):
 
 
 _PAUSED = text("pending_since IS NOT NULL")
+_KEPT = text("forgotten_at IS NULL")
 
 
 class Ticket(SQLModel, table=True):
@@ -94,6 +95,14 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_status_resolved_at", "status", "resolved_at"),
         Index("ix_ticket_category_status", "category", "status"),
         Index("ix_ticket_paused", "pending_since", sqlite_where=_PAUSED, postgresql_where=_PAUSED),
+        # Closed tickets still to empty when their retention period ends (`store/retention.py`).
+        Index(
+            "ix_ticket_unforgotten",
+            "status",
+            "resolved_at",
+            sqlite_where=_KEPT,
+            postgresql_where=_KEPT,
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     subject: str = _sealed()
@@ -112,6 +121,7 @@ class Ticket(SQLModel, table=True):
     updated_at: datetime
     sla_due_at: datetime | None = None
     first_response_at: datetime | None = None
+    forgotten_at: datetime | None = None  # its words emptied after the retention period
     # After the first response: when the answer to the customer's latest unanswered message is
     # due (None: nothing awaits an answer). Before it, `sla_due_at` is that deadline.
     reply_due_at: datetime | None = None
