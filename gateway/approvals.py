@@ -147,7 +147,8 @@ class ApprovalDesk:
     def _why_not(
         self, session, approval, contact, ticket, verified: bool, now
     ) -> permissions.Refusal | None:
-        if approval.status == "expired" or now >= timed.aware(approval.expires_at):
+        late = approval.status == "pending" and now >= timed.aware(approval.expires_at)
+        if approval.status == "expired" or late:
             expires = approval.expires_at.strftime(WHEN)
             return permissions.Refusal(
                 "expired", f"this request expired on {expires}", (("expires", expires),)

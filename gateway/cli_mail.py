@@ -65,7 +65,8 @@ def _status(gw: Gateway, args) -> int:
     monitoring check: exit 1 when that list is not empty)."""
     now = gw.clock()
     with gw.db.read() as session:
-        found = health.figures(session, now)
+        mailboxes = tuple(mailbox_name(a.username, a.host) for a in gw.config.imap.accounts)
+        found = health.figures(session, now, mailboxes)
     attention = []
     if found.inbound["failed"]:
         attention.append(
@@ -85,12 +86,10 @@ def _status(gw: Gateway, args) -> int:
         attention.append(f"at {capped:%Y-%m-%d %H:%M} UTC notices to unknown senders reached "
                          "limits.stranger_notices_per_hour: mail in forged names? It is held "
                          "unanswered: gateway held list")  # fmt: skip
-    configured = {mailbox_name(a.username, a.host) for a in gw.config.imap.accounts}
     for mailbox, (since, why) in sorted(found.imap_down.items()):
-        if mailbox in configured:  # a mailbox since taken out of the configuration is not read
-            attention.append(f"IMAP mailbox {mailbox} cannot be read since "
-                             f"{since:%Y-%m-%d %H:%M} UTC ({why}): mail sent there waits "
-                             "unread; check the server, the login or the token")  # fmt: skip
+        attention.append(f"IMAP mailbox {mailbox} cannot be read since "
+                         f"{since:%Y-%m-%d %H:%M} UTC ({why}): mail sent there waits "
+                         "unread; check the server, the login or the token")  # fmt: skip
     document = {**asdict(found), "attention": attention}
     if getattr(args, "json", False):
         print(json.dumps(document, indent=2, default=str))

@@ -51,6 +51,8 @@ def settle(session, notices, staff_notices, row, kind: str | None, verified: boo
         return 0
     if message.author_contact_id is None or "automatic" in message.flags:
         return 0
+    if "opened-by-staff" in message.flags.split(","):
+        verified = False  # a staff member wrote it down: nothing proves the customer asked
     from gateway.staff_commands import involved_staff  # staff_commands imports this module
 
     ticket = repo.get_ticket(session, message.ticket_id)

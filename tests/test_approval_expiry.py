@@ -62,3 +62,14 @@ def test_an_answered_request_does_not_expire(desk, clock):
     assert run(desk) == 0
     assert [a.status for a in approvals(desk)] == ["approved"]
     assert not expired_notices(desk)
+
+
+def test_a_late_second_answer_to_a_decided_request_says_it_was_answered(desk, clock):
+    open_ticket(desk)
+    ask_permission(desk)
+    answer(desk, ALICE, "APPROVE")
+    clock.advance(days=8)
+    answer(desk, ALICE, "DENY")
+    assert approvals(desk)[0].status == "approved"
+    [refused] = events(desk, "permission-answer-refused")
+    assert "already answered (approved)" in refused.detail

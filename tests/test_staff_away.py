@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import test_staff_flow
 from conftest import mail
-from test_staff_flow import PASS, last, open_ticket, staff_mail
+from test_staff_flow import PASS, add_staff, last, open_ticket, staff_mail
 
 from gateway.store import staffing
 
@@ -19,9 +19,9 @@ def follow_up(gw, t, body):
     gw.settle()
 
 
-def out_of_office(gw, notification, auth=PASS):
+def out_of_office(gw, notification, auth=PASS, sender=SAM):
     reply = staff_mail(notification, "I am away until Monday.", subject="Out of office",
-                       Auto_Submitted="auto-replied", auth=auth)  # fmt: skip
+                       Auto_Submitted="auto-replied", auth=auth, sender=sender)  # fmt: skip
     gw.send(reply)
     gw.settle()
 
@@ -65,3 +65,16 @@ def test_an_unverified_out_of_office_marks_nobody_away(desk):
     assert away_since(desk, SAM) is None
     follow_up(desk, t, "Hello?")
     assert "Hello?" not in last(desk, KIM).text()
+
+
+def test_a_complaint_goes_to_a_manager_who_is_in(desk):
+    from test_complaint_flow import complain
+
+    add_staff(desk.db, "mia@support.example", "Mia Manager", manager=True)  # Support's
+    add_staff(desk.db, "ben@support.example", "Ben Boss", department="Billing", manager=True)
+    open_ticket(desk)
+    out_of_office(desk, last(desk, "mia@support.example"), sender="mia@support.example")
+    assert away_since(desk, "mia@support.example") is not None
+    complain(desk)
+    assert "Ben Boss, a member of our management, is in charge" in last(desk, ALICE).text()
+    assert [m for m in desk.sink.to("ben@support.example") if "you are in charge" in m.text()]

@@ -179,3 +179,13 @@ def test_the_logged_request_is_the_customers_data(desk, tmp_path, capsys):
         texts = [m.body_text for m in session.exec(select(Message))]
     assert raws and not any(b"My invoice is wrong." in raw for raw in raws)  # the staff mail's
     assert texts and not any("My invoice is wrong." in text for text in texts)
+
+
+def test_a_data_request_logged_by_staff_is_not_answered_by_itself(desk):
+    logged = f"/open {ALICE}\n\nAlice asked by phone for a copy of my data, for her records."
+    desk.send(new_staff_mail(logged, subject="Phone: her data"))
+    desk.settle()
+    received = desk.sink.to(ALICE)
+    assert len(received) == 1 and "logged your request" in received[0].text()  # no zip
+    told = [m for m in desk.sink.to(AGENT) if "Privacy request (export)" in m.text()]
+    assert told and "verify before approving" in told[-1].text()

@@ -75,6 +75,7 @@ class Poller:
         # Told "unavailable" (with why) when an outage starts and "available" when it ends,
         # for `gateway status`: a mailbox nobody reads must not go unnoticed for long.
         self.on_state = on_state or (lambda state, reason: None)
+        self._read_once = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"imap {mailbox.name}", daemon=True)
 
@@ -138,7 +139,11 @@ class Poller:
     def _recovered(self) -> None:
         if self._outage is not None:
             log.info("imap %s: %s available again", self.mailbox.name, self._outage)
+        if self._outage is not None or not self._read_once:
+            # also on a process's first good read: an outage recorded before a restart (the
+            # password was wrong, then mended) ends here
             self._tell("available", "")
+            self._read_once = True
         self._outage, self._delay = None, self.backoff[0]
 
     def _tell(self, state: str, reason: str) -> None:

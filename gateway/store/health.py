@@ -24,7 +24,8 @@ class Health:
     imap_down: dict[str, tuple[datetime, str]]  # mailbox -> (unavailable since, why)
 
 
-def figures(session: Session, now: datetime) -> Health:
+def figures(session: Session, now: datetime, mailboxes: tuple[str, ...] = ()) -> Health:
+    """`mailboxes`: the IMAP mailboxes of the configuration, looked at for outages."""
     inbound = dict(
         session.exec(select(Inbound.status, func.count()).group_by(Inbound.status)).all()
     )
@@ -50,7 +51,7 @@ def figures(session: Session, now: datetime) -> Health:
         oldest_due,
         held,
         capped,
-        imap_down(session),
+        imap_down(session, mailboxes),
     )
 
 
@@ -58,20 +59,27 @@ IMAP_STATES = {"unavailable": "imap-unavailable", "available": "imap-available"}
 
 
 def record_imap_state(session: Session, now: datetime, mailbox: str, state: str, reason: str):
-    """A mailbox's poller could not read it (`reason`), or can again."""
+    """A mailbox's poller could not read it (`reason`), or can again (written only when the
+    last word was that it could not: a poller says so at each start)."""
+    if state == "available" and mailbox not in imap_down(session, (mailbox,)):
+        return
     repo.add_event(session, now, IMAP_STATES[state], actor=mailbox,
                    detail={"reason": reason} if reason else None)  # fmt: skip
 
 
-def imap_down(session: Session) -> dict[str, tuple[datetime, str]]:
-    """Mailboxes whose last word was "unavailable": since when, and why."""
-    query = (
-        select(Event.actor, Event.kind, Event.at, Event.detail)
-        .where(col(Event.kind).in_(list(IMAP_STATES.values())))
-        .order_by(col(Event.at), col(Event.id))
-    )
-    last: dict[str, tuple[str, datetime, str]] = {}
-    for mailbox, kind, at, detail in session.exec(query):
-        last[mailbox] = (kind, at, json.loads(detail).get("reason", "") if detail else "")
-    return {name: (at, why) for name, (kind, at, why) in last.items()
-            if kind == "imap-unavailable"}  # fmt: skip
+def imap_down(session: Session, mailboxes) -> dict[str, tuple[datetime, str]]:
+    """Of these mailboxes, those whose last word was "unavailable": since when, and why (the
+    latest event of each kind, read through the index on actor, kind and time)."""
+    down = {}
+    for mailbox in mailboxes:
+        out = _latest(session, mailbox, "imap-unavailable")
+        up = _latest(session, mailbox, "imap-available")
+        if out is not None and (up is None or (up[0], up[1]) < (out[0], out[1])):
+            down[mailbox] = (out[0], json.loads(out[2]).get("reason", "") if out[2] else "")
+    return down
+
+
+def _latest(session: Session, actor: str, kind: str):
+    """(at, id, detail) of the actor's latest event of this kind, or None."""
+    query = select(Event.at, Event.id, Event.detail).where(Event.actor == actor, Event.kind == kind)
+    return session.exec(query.order_by(col(Event.at).desc(), col(Event.id).desc()).limit(1)).first()
