@@ -78,6 +78,8 @@ def _text(comment: str, reply: str) -> str:
 
 
 def reviewed(session, ticket: Ticket, author: Staff, now: datetime) -> None:
-    """A staff answer to a review mail: the review, with who wrote it."""
+    """A staff answer to a review mail: the review of the ticket's ratings sent for one, with
+    who wrote it (a rating changed since stays reviewed: the review names it)."""
+    asked = ratings.review_asked(session, ticket.id)
     repo.add_event(session, now, "rating-reviewed", ticket_id=ticket.id, actor=author.email,
-                   detail={"staff_id": author.id})  # fmt: skip
+                   detail={"staff_id": author.id, "rating_ids": asked})  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from sqlalchemy import func
@@ -143,30 +144,36 @@ def report_ratings(session: Session, start: datetime, end: datetime) -> list[rep
         .order_by(col(Rating.id))
     )
     rows = session.exec(query).all()
-    reviews = _reviews(session, sorted({r.ticket_id for r, _ in rows}))
+    reviewers = _reviewers(session, sorted({r.ticket_id for r, _ in rows}))
     return [
         report.RatingRow(r.message_id, r.ticket_id, name, r.score, r.comment, r.updated_at,
-                         _reviewer(reviews.get(r.ticket_id, ()), r.updated_at))
+                         reviewers.get(r.id, ""))
         for r, name in rows
     ]  # fmt: skip
 
 
-def _reviews(session: Session, ticket_ids: list[int]) -> dict[int, list[tuple[datetime, str]]]:
-    """(when, who) of each review (`rating_reviews.reviewed`) on these tickets, oldest first."""
-    found: dict[int, list[tuple[datetime, str]]] = {}
+def _reviewers(session: Session, ticket_ids: list[int]) -> dict[int, str]:
+    """Who first reviewed each rating (`rating_reviews.reviewed` names the ratings a review
+    answers), by rating id."""
+    found: dict[int, str] = {}
     query = (
-        select(Event.ticket_id, Event.at, func.coalesce(Staff.name, Event.actor))
+        select(Event.detail, func.coalesce(Staff.name, Event.actor))
         .join(Staff, col(Staff.email) == col(Event.actor), isouter=True)
         .where(Event.kind == "rating-reviewed", col(Event.ticket_id).in_(ticket_ids))
         .order_by(col(Event.at), col(Event.id))
     )
-    for ticket_id, at, who in session.exec(query):
-        found.setdefault(ticket_id, []).append((timed.aware(at), who))
+    for detail, who in session.exec(query):
+        for rating_id in json.loads(detail).get("rating_ids", []):
+            found.setdefault(rating_id, who)
     return found
 
 
-def _reviewer(reviews, rated_at: datetime) -> str:
-    return next((who for at, who in reviews if at >= timed.aware(rated_at)), "")
+def review_asked(session: Session, ticket_id: int) -> list[int]:
+    """The ratings of this ticket sent to managers for review (`rating_reviews`)."""
+    query = select(Event.detail).where(
+        Event.ticket_id == ticket_id, Event.kind == "rating-review-asked"
+    )
+    return [json.loads(detail)["rating_id"] for detail in session.exec(query)]
 
 
 def report_recipients(session: Session) -> list[Staff]:
