@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from gateway.core import bounces
+from gateway.core import bounces, senders
 from gateway.core.model import Envelope, ParsedMail
 from gateway.staff_commands import involved_staff
 from gateway.staff_notices import StaffNotices
@@ -43,6 +43,11 @@ class BounceDesk:
         detail = report.diagnostic if report else ""
         spool.add_quarantine(session, row.id, now, "bounce", f"outbox #{original.id}: {detail}",
                             envelope.mail_from)  # fmt: skip
+        away = senders.away_signal(mail) if report is None else None
+        member = staffing.active_staff_by_email(session, original.recipient_key) if away else None
+        if member is not None:  # a vacation answer to the return path of our mail to them
+            staffing.mark_away(session, member, now, away)
+            return 0
         if report is None or not report.permanent:
             status = report.status if report else ""
             repo.add_event(session, now, "delivery-delayed", ticket_id=original.ticket_id,

@@ -78,7 +78,7 @@ class StaffDesk:
         ticket, answered_kind = self._find_ticket(session, mail, keys)
         automatic = senders.automatic_reason(mail, envelope)
         if automatic is not None:
-            return self._record_automatic(session, row, staff, ticket, automatic, now)
+            return self._record_automatic(session, row, mail, staff, ticket, automatic, now)
         if staff.away_since is not None:  # they write again: back from wherever they were
             staff.away_since = None
             session.add(staff)
@@ -254,14 +254,12 @@ class StaffDesk:
                        detail={"inbound_id": row.id, "verdict": verdict})  # fmt: skip
         return 1
 
-    def _record_automatic(self, session, row, staff, ticket, reason, now) -> int:
+    def _record_automatic(self, session, row, mail, staff, ticket, reason, now) -> int:
         """A staff out-of-office is never relayed; staff see it as an event on the ticket, and
         its author is away: their colleagues get what would have reached them alone."""
-        if reason in senders.AWAY_REASONS and staff.away_since is None:
-            staff.away_since = now
-            session.add(staff)
-            repo.add_event(session, now, "staff-away", actor=staff.email,
-                           detail={"reason": reason})  # fmt: skip
+        away = senders.away_signal(mail)
+        if away is not None:
+            staffing.mark_away(session, staff, now, away)
         if ticket is None:
             spool.add_quarantine(session, row.id, now, "automatic", reason, staff.email)
             return 0

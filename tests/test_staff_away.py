@@ -4,6 +4,8 @@ out-of-office changes nothing (it is held like any unverified staff mail)."""
 
 from __future__ import annotations
 
+from email import policy
+
 import test_staff_flow
 from conftest import mail
 from test_staff_flow import PASS, add_staff, last, open_ticket, staff_mail
@@ -78,3 +80,27 @@ def test_a_complaint_goes_to_a_manager_who_is_in(desk):
     complain(desk)
     assert "Ben Boss, a member of our management, is in charge" in last(desk, ALICE).text()
     assert [m for m in desk.sink.to("ben@support.example") if "you are in charge" in m.text()]
+
+
+def test_a_vacation_answer_from_the_null_sender_marks_them_away_too(desk):
+    """A Sieve or Exchange vacation answer comes from the null sender, to our mail's From or,
+    as RFC 3834 asks, to its return path (the VERP bounce address of the notification)."""
+    open_ticket(desk)
+    notification = last(desk, SAM)
+    reply = staff_mail(notification, "I am away.", subject="Auto: Site down",
+                       Auto_Submitted="auto-replied")  # fmt: skip
+    desk.send(reply.as_bytes(policy=policy.SMTP), mail_from="", to=["support@support.example"])
+    desk.settle()
+    assert away_since(desk, SAM) is not None
+
+    desk.send(staff_mail(last(desk, SAM), "Back."))  # back
+    desk.settle()
+    assert away_since(desk, SAM) is None
+    notification = last(desk, SAM)
+    vacation = staff_mail(notification, "On leave.", subject="Vacation",
+                          Auto_Submitted="auto-replied", auth=None)  # fmt: skip
+    del vacation["To"]
+    vacation["To"] = notification.mail_from
+    desk.send(vacation.as_bytes(policy=policy.SMTP), mail_from="", to=[notification.mail_from])
+    desk.settle()
+    assert away_since(desk, SAM) is not None

@@ -18,11 +18,21 @@ _OOO_SUBJECT = re.compile(
 )
 
 
-# What an out-of-office or vacation answer says of itself (not a bounce, a list, a loop).
-AWAY_REASONS = frozenset({
-    "auto-submitted:auto-replied", "x-autoreply", "precedence:auto_reply",
-    "auto-response-suppress", "out-of-office-subject",
-})  # fmt: skip
+def away_signal(mail: ParsedMail) -> str | None:
+    """What says this mail is an out-of-office or vacation answer, whatever its envelope (a
+    Sieve vacation answer comes from the null sender): a list, a loop or a bounce is not one."""
+    auto = mail.auto
+    if auto.list_id or auto.loop_header or auto.precedence in ("bulk", "junk", "list"):
+        return None
+    if auto.auto_submitted.split(";")[0].strip() == "auto-replied":
+        return "auto-submitted:auto-replied"
+    if auto.x_autoreply:
+        return "x-autoreply"
+    if auto.precedence == "auto_reply":
+        return "precedence:auto_reply"
+    if _OOO_SUBJECT.search(mail.subject):
+        return "out-of-office-subject"
+    return None
 
 
 def automatic_reason(mail: ParsedMail, envelope: Envelope) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
@@ -34,6 +36,17 @@ def active_staff(session: Session, department_id: int | None = None) -> list[Sta
 def all_staff_emails(session: Session) -> list[str]:
     """Every staff address, those who left included."""
     return list(session.exec(select(Staff.email)))
+
+
+def mark_away(session: Session, member: Staff, now: datetime, reason: str) -> None:
+    """Their out-of-office answered us (`reason`): away until they write themselves."""
+    if member.away_since is not None:
+        return
+    member.away_since = now
+    session.add(member)
+    from gateway.store import repo  # repo reads staff through this module
+
+    repo.add_event(session, now, "staff-away", actor=member.email, detail={"reason": reason})
 
 
 def present(members: list[Staff]) -> list[Staff]:
