@@ -62,11 +62,16 @@ def desk_with(start_gateway, **sections):
     return gw
 
 
-def test_without_a_period_closed_tickets_are_kept(start_gateway, clock):
-    gw = desk_with(start_gateway)
+def closed_ticket(gw):
     t = test_staff_flow.open_ticket(gw)
     gw.send(staff_mail(last(gw, SAM), "/status closed\nDone."))
     gw.settle()
+    return t
+
+
+def test_without_a_period_closed_tickets_are_kept(start_gateway, clock):
+    gw = desk_with(start_gateway)
+    t = closed_ticket(gw)
     clock.advance(days=400)
     assert gw.gw.jobs.run("forget-closed") == 0
     assert ticket(gw, t.id).subject == "Site down"
@@ -74,9 +79,7 @@ def test_without_a_period_closed_tickets_are_kept(start_gateway, clock):
 
 def test_a_ticket_reopened_before_the_day_is_kept(start_gateway, clock):
     gw = desk_with(start_gateway, lifecycle={"forget_closed_days": 30})
-    t = test_staff_flow.open_ticket(gw)
-    gw.send(staff_mail(last(gw, SAM), "/status closed\nDone."))
-    gw.settle()
+    t = closed_ticket(gw)
     clock.advance(days=10)
     gw.send(mail(subject=f"Re: [VB #{t.id}] Site down", body="It is down again."))
     gw.settle()
@@ -87,9 +90,7 @@ def test_a_ticket_reopened_before_the_day_is_kept(start_gateway, clock):
 
 def test_a_ticket_reopened_after_it_was_emptied_is_emptied_again_once_closed(start_gateway, clock):
     gw = desk_with(start_gateway, lifecycle={"forget_closed_days": 30})
-    t = test_staff_flow.open_ticket(gw)
-    gw.send(staff_mail(last(gw, SAM), "/status closed\nDone."))
-    gw.settle()
+    t = closed_ticket(gw)
     clock.advance(days=31)
     assert gw.gw.jobs.run("forget-closed") == 1
 
