@@ -224,6 +224,7 @@ class Gateway(Serving):
                 batch_size=config.processing.batch_size,
                 default_department=config.routing.default_department,
                 routes=config.routing.routes(),
+                keyword_routes=config.routing.keyword_routes(),
                 calendars=config_timed.calendars(config),
                 mail_limits=MailLimits(
                     max_depth=lim.max_mime_depth,

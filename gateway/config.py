@@ -127,11 +127,22 @@ class RoutingConfig:
     default_department: str = ""
     # "billing@support.example=Billing": a new ticket sent to that address starts there
     addresses: tuple[str, ...] = ()
+    # "Billing: invoice|refund": one whose subject holds one of the words (no address route);
+    # "|" between them, as a comma separates entries in GATEWAY_ROUTING_KEYWORDS
+    keywords: tuple[str, ...] = ()
 
     def routes(self) -> tuple[tuple[str, str], ...]:
         """(address, department) pairs, in the order written: the first one mail names wins."""
         pairs = (entry.partition("=") for entry in self.addresses)
         return tuple((address.strip().lower(), name.strip()) for address, _, name in pairs)
+
+    def keyword_routes(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """(department, words) pairs, in the order written: the first that matches wins."""
+        pairs = (entry.partition(":") for entry in self.keywords)
+        return tuple(
+            (name.strip(), tuple(w.strip().casefold() for w in words.split("|") if w.strip()))
+            for name, _, words in pairs
+        )
 
 
 @dataclass(frozen=True)

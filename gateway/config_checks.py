@@ -91,3 +91,8 @@ def _check_routes(config, fail: Fail) -> None:
             fail("routing", "addresses", f'expected "ADDRESS=DEPARTMENT", got {entry!r}')
         if address.rpartition("@")[2] not in config.accepted_domains:
             fail("routing", "addresses", f"{address} is not in one of the gateway's domains")
+    for entry, (department, words) in zip(
+        config.routing.keywords, config.routing.keyword_routes(), strict=True
+    ):
+        if ":" not in entry or not department or not words:
+            fail("routing", "keywords", f'expected "DEPARTMENT: word|word", got {entry!r}')

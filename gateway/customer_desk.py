@@ -12,7 +12,7 @@ import logging
 from datetime import timedelta
 
 from gateway import compose, customer_cc, inline_relay
-from gateway.core import limits, senders, sla
+from gateway.core import limits, routing, senders, sla
 from gateway.core.model import AddToTicket, Envelope, Hold, OpenTicket
 from gateway.core.quotes import message_text
 from gateway.notices import Notices
@@ -33,10 +33,12 @@ class CustomerDesk:
 
     def _department(self, session, row, mail) -> tuple[int | None, str]:
         """Where a new ticket starts: the department routed from the first configured address
-        the mail was sent to (envelope, then To and Cc), else the default one."""
+        the mail was sent to (envelope, then To and Cc), else from the first words of
+        `routing.keywords` its subject holds, else the default one."""
         sent_to = {a.lower() for a in json.loads(row.rcpt_tos)}
         sent_to.update(a.email.lower() for a in (*mail.to, *mail.cc))
         names = [name for address, name in self.settings.routes if address in sent_to]
+        names = names or routing.by_keywords(mail.subject, self.settings.keyword_routes)
         for name in [*names, self.settings.default_department]:
             department = staffing.department_by_name(session, name) if name else None
             if department is not None:

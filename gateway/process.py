@@ -57,6 +57,7 @@ class Settings:
     batch_size: int = 64
     default_department: str = ""
     routes: tuple[tuple[str, str], ...] = ()  # (address, department) for new tickets
+    keyword_routes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (department, subject words)
     calendars: sla.Calendars = sla.Calendars()  # each department's opening hours
     mail_limits: limits.MailLimits = limits.MailLimits()
     own_domains: tuple[str, ...] = ()  # the domains mail to the gateway is addressed to

@@ -91,6 +91,7 @@ _SPECIAL = {
     "lifecycle.open_digest_time": ("07:30", "07:30"),
     "sla.urgent_minutes": ("5", 5),
     "routing.addresses": ("billing@support.example=Billing", ("billing@support.example=Billing",)),
+    "routing.keywords": ("Billing: invoice", ("Billing: invoice",)),
     # The signing key must exist: the test's environment holds only the variable naming it
     # (long enough to be a key), and the config file itself is a readable file.
     "web.secret_env": ("GATEWAY_WEB_SECRET_ENV", "GATEWAY_WEB_SECRET_ENV"),

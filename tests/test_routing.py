@@ -91,3 +91,49 @@ def test_a_route_to_a_missing_department_falls_back_to_the_default(desk, caplog,
 def test_a_bad_route_names_the_key(tmp_path, entry):
     with pytest.raises(ConfigError, match="routing.addresses"):
         load(write_config(tmp_path, routing={"addresses": [entry]}), environ={})
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("Question about my INVOICE 118", "Billing"),
+        ("Ma facture est fausse", "Billing"),
+        ("Refund request, order 7", "Billing"),
+        ("Spam sent from my server", "Abuse"),
+        ("My invoices page is slow", "Support"),  # a whole word, not a part of one
+        ("Site down", "Support"),
+    ],
+)
+def test_a_new_ticket_starts_where_its_subject_words_say(start_gateway, subject, expected):
+    gw = start_gateway(
+        auth={"trusted_authserv_ids": (AUTHSERV,)},
+        routing={"default_department": "Support",
+                 "keywords": ("Billing: invoice|facture|refund request", "Abuse: spam")},
+    )  # fmt: skip
+    add_contact(gw.db, "alice@customer.example", name="Alice")
+    add_staff(gw.db, "agent@support.example", "Sam Agent")
+    add_staff(gw.db, "bill@support.example", "Bill Ing", department="Billing")
+    add_staff(gw.db, "abe@support.example", "Abe Use", department="Abuse")
+    gw.send(mail(subject=subject, body="Hello."))
+    gw.settle()
+    assert department(gw, newest(gw)) == expected
+
+
+def test_an_address_route_comes_before_the_subject_words(start_gateway):
+    gw = start_gateway(
+        auth={"trusted_authserv_ids": (AUTHSERV,)},
+        routing={"default_department": "Support", "addresses": ROUTES,
+                 "keywords": ("Billing: invoice",)},
+    )  # fmt: skip
+    add_contact(gw.db, "alice@customer.example", name="Alice")
+    add_staff(gw.db, "abe@support.example", "Abe Use", department="Abuse")
+    add_staff(gw.db, "bill@support.example", "Bill Ing", department="Billing")
+    gw.send(mail(to="abuse@support.example", subject="Invoice spam", body="Look at this."))
+    gw.settle()
+    assert department(gw, newest(gw)) == "Abuse"
+
+
+def test_a_malformed_keyword_route_stops_start_up(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load(write_config(tmp_path, routing={"keywords": ["Billing invoice"]}))
+    assert "routing.keywords" in str(error.value)
