@@ -17,7 +17,7 @@ from datetime import datetime
 from gateway import outbox
 from gateway.core import threads
 from gateway.core.reading import Reading
-from gateway.store import privacy_rows, repo
+from gateway.store import privacy_rows, repo, staffing
 
 
 def settle(session, notices, row, reading: Reading, now: datetime) -> tuple[int, dict]:
@@ -40,7 +40,7 @@ def settle(session, notices, row, reading: Reading, now: datetime) -> tuple[int,
     )  # fmt: skip
     if message is None or author is None or "automatic" in message.flags:
         return 0, values  # staff, unknown senders and auto-replies get no notice
-    if "opened-by-staff" in message.flags.split(","):
+    if staffing.logged_by_staff(message):
         return 0, values  # a staff member's mail: they see the event, the customer sent nothing
     return _notice(session, notices, message, author, reading.removed_files, now), values
 

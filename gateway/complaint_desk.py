@@ -79,7 +79,7 @@ class ComplaintDesk:
             return member
         local, everyone = timed.managers(session, ticket.department_id), timed.managers(session)
         # the department's managers who are in, else any who is in; everyone away: as before
-        managers = _in(local) or _in(everyone) or local or everyone
+        managers = staffing.here(local) or staffing.here(everyone) or local or everyone
         last = timed.last_complaint_taken(session, [m.id for m in managers])
         chosen = rules.round_robin([(m.id, last.get(m.id)) for m in managers])
         return next((m for m in managers if m.id == chosen), None)
@@ -181,7 +181,3 @@ class ComplaintDesk:
 
 def _suggestion_key(ticket_id: int) -> str:
     return f"complaint-suggestion:ticket:{ticket_id}"
-
-
-def _in(members: list[Staff]) -> list[Staff]:
-    return [m for m in members if m.away_since is None]

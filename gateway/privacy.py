@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
-from gateway.store import privacy_rows, repo
+from gateway.store import privacy_rows, repo, staffing
 from gateway.store.tables import Contact, Message
 
 AUDIT_KIND = "personal-data-access"
@@ -43,7 +43,7 @@ def export_archive(session, contact: Contact, now: datetime) -> bytes:
         name = f"messages/{number:04d}-ticket-{message.ticket_id}.eml"
         # A request staff logged for them came in the staff member's mail: sealed under the
         # contact's key (it dies with it), but theirs only as it was recorded.
-        logged = "opened-by-staff" in message.flags.split(",")
+        logged = staffing.logged_by_staff(message)
         raw = None if logged else privacy_rows.inbound_raw(session, message.inbound_id, contact.id)
         files[name] = raw if raw is not None else _rebuilt(session, contact, message)
         listing.append(

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from gateway import compose, outbox, privacy
 from gateway.core import threads
-from gateway.store import privacy_rows, repo, spool
+from gateway.store import privacy_rows, repo, spool, staffing
 
 HOW_TO = (
     "The gateway recognised a {kind} request (its From line is not proof of identity: "
@@ -51,7 +51,7 @@ def settle(session, notices, staff_notices, row, kind: str | None, verified: boo
         return 0
     if message.author_contact_id is None or "automatic" in message.flags:
         return 0
-    if "opened-by-staff" in message.flags.split(","):
+    if staffing.logged_by_staff(message):
         verified = False  # a staff member wrote it down: nothing proves the customer asked
     from gateway.staff_commands import involved_staff  # staff_commands imports this module
 

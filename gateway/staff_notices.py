@@ -318,6 +318,6 @@ def _label(message: Message) -> str:
         return "staff reply"
     if "automatic" in message.flags:
         return "automatic reply"
-    if "opened-by-staff" in message.flags:
+    if staffing.logged_by_staff(message):
         return "customer's request, logged by staff"
     return "customer"

@@ -25,7 +25,6 @@ from gateway.notices import Notices
 from gateway.store import directory, repo, spool, staffing
 from gateway.store.tables import Contact, Staff, Ticket
 
-FLAG = "opened-by-staff"  # on the request a staff member logged for the customer
 _FORWARD_PREFIX = re.compile(r"^\s*((fwd?|tr|wg)\s*:\s*)+", re.IGNORECASE)
 
 
@@ -94,8 +93,8 @@ class StaffOpening:
             session, ticket_id=ticket.id, inbound_id=row.id, direction="in",
             visibility="public", author_contact_id=contact.id, author_email=contact.email,
             message_id=message_id, header_message_id=mail.message_id, subject=mail.subject,
-            body_text=request, new_text=request, auth_verdict=verdict[:200], flags=FLAG,
-            created_at=now,
+            body_text=request, new_text=request, auth_verdict=verdict[:200],
+            flags=staffing.LOGGED_BY_STAFF, created_at=now,
         )  # fmt: skip
         for item in mail.attachments:
             repo.add_attachment(session, message.id, item.filename, item.content_type, item.data,

@@ -38,6 +38,15 @@ def all_staff_emails(session: Session) -> list[str]:
     return list(session.exec(select(Staff.email)))
 
 
+# The flag of a request a staff member logged for a customer (`staff_opening`): the
+# customer's message, written down from the staff member's mail.
+LOGGED_BY_STAFF = "opened-by-staff"
+
+
+def logged_by_staff(message: Message) -> bool:
+    return LOGGED_BY_STAFF in message.flags.split(",")
+
+
 def mark_away(session: Session, member: Staff, now: datetime, reason: str) -> None:
     """Their out-of-office answered us (`reason`): away until they write themselves."""
     if member.away_since is not None:
@@ -49,9 +58,14 @@ def mark_away(session: Session, member: Staff, now: datetime, reason: str) -> No
     repo.add_event(session, now, "staff-away", actor=member.email, detail={"reason": reason})
 
 
+def here(members: list[Staff]) -> list[Staff]:
+    """Those not away (their out-of-office has not answered us since they last wrote)."""
+    return [m for m in members if m.away_since is None]
+
+
 def present(members: list[Staff]) -> list[Staff]:
     """Those not away, or all of them when everyone is: someone must be told."""
-    return [m for m in members if m.away_since is None] or members
+    return here(members) or members
 
 
 def active_staff_by_email(session: Session, email: str) -> Staff | None:
@@ -168,7 +182,7 @@ def staff_message_seen(session: Session, header_message_id: str) -> bool:
     reply or note, or a request logged for a customer (`staff_opening`)."""
     query = select(Message.id).where(
         Message.header_message_id == header_message_id,
-        col(Message.author_staff_id).is_not(None) | col(Message.flags).contains("opened-by-staff"),
+        col(Message.author_staff_id).is_not(None) | col(Message.flags).contains(LOGGED_BY_STAFF),
     )
     return session.exec(query).first() is not None
 
